@@ -1,0 +1,287 @@
+"""The link: what a short code points at, and the attribution labels it carries.
+
+`LinkDraft.from_json` validates what the admin API receives; `Link` is what is stored. The
+raw recipient never reaches either: only its `recipient_ref`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from shortlinks.recipient import InvalidRecipient
+from shortlinks.utm import (
+    InvalidDestination,
+    InvalidUtm,
+    canonical_destination,
+    normalise_utm,
+    normalise_utm_value,
+    tag_url,
+)
+
+MAX_LABEL_LENGTH = 200
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 64
+LINK_FIELDS = ("destination", "utm", "channel", "campaign", "message", "tags", "recipient", "expires_at")
+PATCH_FIELDS = ("disabled", "expires_at", "destination")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidLink(ValueError):
+    """Input that cannot become a link; the message starts with the field's name."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRules:
+    """What link validation needs from the settings."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    click_param: str = "sclid"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDraft:
+    """A validated link before it has a code. `recipient` is already turned into its ref."""
+
+    destination: str
+    tagged_url: str
+    utm: Mapping[str, str]
+    channel: str
+    campaign: str
+    message: str
+    tags: tuple[str, ...]
+    recipient_ref: str = ""
+    expires_at: datetime | None = None
+
+    @classmethod
+    def from_json(
+        cls,
+        body: object,
+        rules: LinkRules,
+        recipient_ref: Callable[[str], str] | None = None,
+        now: datetime | None = None,
+        allow_recipient: bool = True,
+    ) -> LinkDraft:
+        if not isinstance(body, Mapping):
+            raise InvalidLink("body: expected a JSON object")
+        allowed = set(LINK_FIELDS) if allow_recipient else set(LINK_FIELDS) - {"recipient"}
+        unknown = set(body) - allowed
+        if unknown:
+            raise InvalidLink(f"{sorted(unknown)[0]}: unknown field")
+        if "destination" not in body:
+            raise InvalidLink("destination: required")
+        try:
+            destination = canonical_destination(body["destination"], rules.allowed_hosts)
+        except InvalidDestination as exc:
+            raise InvalidLink(f"destination: {exc}") from None
+        try:
+            utm = normalise_utm(body.get("utm"))
+        except InvalidUtm as exc:
+            raise InvalidLink(str(exc) if str(exc).startswith("utm") else f"utm: {exc}") from None
+        channel = _label(body, "channel") or utm["medium"] or "sms"
+        campaign = _label(body, "campaign", lower=False) or utm["campaign"]
+        message = _label(body, "message", lower=False)
+        tags = _tags(body.get("tags"))
+        ref = ""
+        if body.get("recipient") is not None:
+            if recipient_ref is None:
+                raise InvalidLink("recipient: not accepted here")
+            try:
+                ref = recipient_ref(body["recipient"])
+            except InvalidRecipient as exc:
+                raise InvalidLink(f"recipient: {exc}") from None
+        expires_at = parse_expiry(body.get("expires_at"))
+        if expires_at is not None and expires_at <= (now or datetime.now(UTC)):
+            raise InvalidLink("expires_at: is in the past")
+        return cls(
+            destination=destination,
+            tagged_url=tag_url(destination, utm, drop_params=(rules.click_param,)),
+            utm=utm,
+            channel=channel,
+            campaign=campaign,
+            message=message,
+            tags=tags,
+            recipient_ref=ref,
+            expires_at=expires_at,
+        )
+
+    def for_recipient(self, recipient_ref: str) -> LinkDraft:
+        return replace(self, recipient_ref=recipient_ref)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    code: str
+    destination: str
+    tagged_url: str
+    utm: Mapping[str, str]
+    channel: str
+    campaign: str
+    message: str
+    tags: tuple[str, ...]
+    recipient_ref: str
+    expires_at: datetime | None
+    created_at: datetime
+    disabled: bool = False
+    version: int = 1
+
+    @classmethod
+    def from_draft(cls, code: str, draft: LinkDraft, created_at: datetime) -> Link:
+        return cls(
+            code=code,
+            destination=draft.destination,
+            tagged_url=draft.tagged_url,
+            utm=draft.utm,
+            channel=draft.channel,
+            campaign=draft.campaign,
+            message=draft.message,
+            tags=draft.tags,
+            recipient_ref=draft.recipient_ref,
+            expires_at=draft.expires_at,
+            created_at=created_at,
+        )
+
+    def is_live(self, now: datetime) -> bool:
+        return not self.disabled and (self.expires_at is None or self.expires_at > now)
+
+    def patched(self, body: object, rules: LinkRules) -> Link:
+        """Apply a PATCH body (`disabled`, `expires_at`, `destination`); raises InvalidLink."""
+        if not isinstance(body, Mapping) or not body:
+            raise InvalidLink("body: expected a JSON object with disabled, expires_at or destination")
+        unknown = set(body) - set(PATCH_FIELDS)
+        if unknown:
+            raise InvalidLink(f"{sorted(unknown)[0]}: cannot be changed (only {', '.join(PATCH_FIELDS)})")
+        link = self
+        if "disabled" in body:
+            if not isinstance(body["disabled"], bool):
+                raise InvalidLink("disabled: expected true or false")
+            link = replace(link, disabled=body["disabled"])
+        if "expires_at" in body:
+            link = replace(link, expires_at=parse_expiry(body["expires_at"]))
+        if "destination" in body:
+            try:
+                destination = canonical_destination(body["destination"], rules.allowed_hosts)
+            except InvalidDestination as exc:
+                raise InvalidLink(f"destination: {exc}") from None
+            tagged = tag_url(destination, link.utm, drop_params=(rules.click_param,))
+            link = replace(link, destination=destination, tagged_url=tagged)
+        return replace(link, version=self.version + 1)
+
+    def to_api(self, short_base: str) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "short_url": f"{short_base}/{self.code}",
+            "destination": self.destination,
+            "tagged_url": self.tagged_url,
+            "utm": dict(self.utm),
+            "channel": self.channel,
+            "campaign": self.campaign,
+            "message": self.message,
+            "tags": list(self.tags),
+            "recipient_ref": self.recipient_ref or None,
+            "expires_at": _iso(self.expires_at),
+            "created_at": _iso(self.created_at),
+            "disabled": self.disabled,
+        }
+
+    def to_record(self) -> bytes:
+        """The stored form (JSON), one Redis string per link."""
+        return orjson.dumps({
+            "code": self.code,
+            "destination": self.destination,
+            "tagged_url": self.tagged_url,
+            "utm": self.utm,
+            "channel": self.channel,
+            "campaign": self.campaign,
+            "message": self.message,
+            "tags": self.tags,
+            "recipient_ref": self.recipient_ref,
+            "expires_at": _iso(self.expires_at),
+            "created_at": _iso(self.created_at),
+            "disabled": self.disabled,
+            "version": self.version,
+        })
+
+    @classmethod
+    def from_record(cls, record: bytes | str) -> Link:
+        data = orjson.loads(record)
+        return cls(
+            code=data["code"],
+            destination=data["destination"],
+            tagged_url=data["tagged_url"],
+            utm=data["utm"],
+            channel=data["channel"],
+            campaign=data["campaign"],
+            message=data["message"],
+            tags=tuple(data["tags"]),
+            recipient_ref=data["recipient_ref"],
+            expires_at=_parse_iso(data["expires_at"]),
+            created_at=_parse_iso(data["created_at"]) or datetime.now(UTC),
+            disabled=data["disabled"],
+            version=data.get("version", 1),
+        )
+
+
+def parse_expiry(value: object) -> datetime | None:
+    """ISO 8601 date-time (naive means UTC) or null."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise InvalidLink("expires_at: expected an ISO 8601 date-time like 2026-12-31T23:59:00Z, or null")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        raise InvalidLink("expires_at: expected an ISO 8601 date-time like 2026-12-31T23:59:00Z, or null") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _label(body: Mapping[str, object], name: str, lower: bool = True) -> str:
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidLink(f"{name}: expected a string")
+    if lower:
+        try:
+            return normalise_utm_value(value)
+        except InvalidUtm as exc:
+            raise InvalidLink(f"{name}: {exc}") from None
+    text = value.strip()
+    if len(text) > MAX_LABEL_LENGTH or _CONTROL.search(text):
+        raise InvalidLink(f"{name}: at most {MAX_LABEL_LENGTH} characters, no control characters")
+    return text
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise InvalidLink("tags: expected a list of strings")
+    if len(value) > MAX_TAGS:
+        raise InvalidLink(f"tags: at most {MAX_TAGS}")
+    tags: list[str] = []
+    for tag in value:
+        if not isinstance(tag, str) or not tag.strip():
+            raise InvalidLink("tags: expected non-empty strings")
+        try:
+            text = normalise_utm_value(tag)
+        except InvalidUtm:
+            text = ""
+        if not text or len(text) > MAX_TAG_LENGTH:
+            raise InvalidLink(f"tags: each at most {MAX_TAG_LENGTH} characters")
+        if text not in tags:
+            tags.append(text)
+    return tuple(tags)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,62 @@
+"""The internal admin app: links API, conversions API, reports, dashboard, health and metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from shortlinks.codes import CodeGenerator
+from shortlinks.link_store import LinkStore
+from shortlinks.redis_connection import AnyRedis, connect_redis
+from tracker.auth import BearerAuth
+from tracker.event_stream import ConversionRecorder, ensure_groups, stream_names
+from tracker.health import health_routes
+from tracker.http_json import ApiError, error_response
+from tracker.links_api import LinksApi
+from tracker.settings import Settings
+
+log = logging.getLogger("tracker.admin")
+
+
+class Admin:
+    def __init__(self, settings: Settings, redis: AnyRedis | None = None) -> None:
+        settings.require("TRACKER_SECRET", "TRACKER_API_KEYS")
+        if redis is None:
+            settings.require("TRACKER_REDIS_URL")
+        self.settings = settings
+        self.redis = redis if redis is not None else connect_redis(settings.redis_url)
+        self.streams = stream_names(settings.event_streams)
+        self.store = LinkStore(self.redis, CodeGenerator(settings.secret))
+        self.recorder = ConversionRecorder(self.redis, self.streams)
+        routes = [*LinksApi(settings, self.store).routes(), *health_routes(self.redis)]
+        self.app = Starlette(
+            routes=routes,
+            middleware=[Middleware(BearerAuth, keys=settings.api_keys)],
+            exception_handlers={ApiError: api_error, HTTPException: http_error},
+            lifespan=self.lifespan,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await ensure_groups(self.redis, self.streams)
+        try:
+            yield
+        finally:
+            await self.redis.aclose()
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.message)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, exc.detail)

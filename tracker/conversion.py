@@ -1,0 +1,374 @@
+"""Conversions: an order (or a signup, a lead...) reported by the storefront, validated once.
+
+Two doors lead in. The admin API (`Conversion.from_api`) is authenticated, so what it says is
+`verified` and it may name the recipient. The public pixel and `/t.js` (`Conversion.from_pixel`)
+can be fired by anyone, so they are `verified` only when they carry a valid `sig`. Both end in
+the same frozen `Conversion`; `to_event` is what goes into the Redis stream and `from_event` is
+what the loader reads back, so a conversion is validated at the door and nowhere else.
+
+Every refusal is an `InvalidConversion` with a short `reason` (counted by the endpoints and sent
+back as `X-Tracker-Error` by the pixel) and a one-line message naming the field. Messages never
+echo what was sent: the input may be a phone number or an e-mail address typed in the wrong field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pycountry
+
+from shortlinks.recipient import InvalidRecipient, RecipientKeyer
+
+CONVERSION_TYPES: tuple[str, ...] = ("purchase", "refund", "add_to_cart", "checkout", "signup", "lead")
+SOURCES: tuple[str, ...] = ("pixel", "api", "js")
+SIGNING_MODES: tuple[str, ...] = ("off", "optional", "required")
+
+API_FIELDS = frozenset({"order_id", "type", "value", "currency", "click_id", "recipient", "occurred_at"})
+EVENT_FIELDS: tuple[str, ...] = (
+    "kind", "order_id", "type", "value", "currency", "click_id", "recipient_ref", "ts", "source", "verified",
+)
+MAX_ORDER_ID_LENGTH = 128
+# One cap for every string that comes in, checked before any parsing, so no parser ever sees a huge input.
+MAX_FIELD_LENGTH = 256
+MAX_PIXEL_PARAMS = 20
+MAX_VALUE = Decimal(10) ** 12
+VALUE_PLACES = 4
+
+# A sale without an amount is meaningless; the other types are events whose value is optional.
+_VALUE_REQUIRED = frozenset({"purchase", "refund"})
+_PLACES = Decimal(1).scaleb(-VALUE_PLACES)
+# An optional leading '-' only so that a negative amount gets its own, clearer message.
+_DECIMAL_RE = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_CLICK_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_RECIPIENT_REF_RE = re.compile(r"[0-9a-f]{1,64}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything earlier is a unit or clock mistake
+_MAX_FUTURE_MS = 5 * 60 * 1000  # storefront clocks drift; further ahead is a mistake (often ms sent as s)
+# Loaded once at import: pycountry parses its database lazily and we look codes up on every request.
+_CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
+
+
+class InvalidConversion(ValueError):
+    """A conversion we refuse. `reason` is short and machine-readable; `str(exc)` names the field."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    order_id: str
+    type: str
+    value: Decimal
+    currency: str  # ISO 4217 alpha-3, upper case; '' only when value is 0 and none was given
+    click_id: str  # '' when none
+    recipient_ref: str  # '' when none; the raw recipient is never kept
+    ts_ms: int  # epoch milliseconds, UTC
+    source: str  # 'pixel' | 'api' | 'js'
+    verified: bool
+
+    @classmethod
+    def from_api(cls, obj: object, keyer: RecipientKeyer, now_ms: int) -> Conversion:
+        """One item of `POST /v1/conversions`. Strict about unknown keys: a typo must not silently lose data."""
+        if not isinstance(obj, dict):
+            raise InvalidConversion("not_an_object", "each conversion must be a JSON object")
+        unknown = sorted(str(key) for key in obj.keys() - API_FIELDS)
+        if unknown:
+            raise InvalidConversion("unknown_field", f"{unknown[0][:40]!r}: unknown field (allowed: "
+                                    f"{', '.join(sorted(API_FIELDS))})")
+        for name, raw in obj.items():
+            _check_length(name, raw)
+        # Field by field in the documented order, so the reason reported for a bad object is predictable.
+        order_id = _parse_order_id(obj.get("order_id"))
+        type_ = _parse_type(obj.get("type"))
+        value, currency = _parse_amount(type_, obj.get("value"), obj.get("currency"))
+        return cls(
+            order_id=order_id,
+            type=type_,
+            value=value,
+            currency=currency,
+            click_id=_parse_click_id(obj.get("click_id")),
+            recipient_ref=_recipient_ref(obj.get("recipient"), keyer),
+            ts_ms=_parse_occurred_at(obj.get("occurred_at"), now_ms),
+            source="api",
+            verified=True,
+        )
+
+    @classmethod
+    def from_pixel(
+        cls,
+        params: Mapping[str, str],
+        cookie_click_id: str,
+        *,
+        click_param: str,
+        secret: str,
+        signing: str,
+        now_ms: int,
+    ) -> Conversion:
+        """`GET /px.gif` (and `/t.js`, which fires it with `src=js`).
+
+        Parameters we do not know are ignored, unlike the API: storefront tags add cache busters and
+        their own parameters to image URLs. The click id in the query wins over the cookie because it
+        is what the page that fired the pixel actually saw.
+        """
+        if signing not in SIGNING_MODES:
+            raise ValueError(f"signing must be one of {', '.join(SIGNING_MODES)}, got {signing!r}")
+        if len(params) > MAX_PIXEL_PARAMS:
+            raise InvalidConversion("field_too_long", f"too many query parameters (at most {MAX_PIXEL_PARAMS})")
+        for name, raw in params.items():
+            if len(name) > MAX_FIELD_LENGTH:
+                raise InvalidConversion("field_too_long", f"a parameter name is longer than {MAX_FIELD_LENGTH}")
+            _check_length(name, raw)
+        verified = _check_signature(params, secret, signing)
+        order_id = _parse_order_id(params.get("order_id"))
+        type_ = _parse_type(params.get("type"))
+        value, currency = _parse_amount(type_, params.get("value"), params.get("currency"))
+        return cls(
+            order_id=order_id,
+            type=type_,
+            value=value,
+            currency=currency,
+            click_id=_pixel_click_id(params.get(click_param, ""), cookie_click_id, click_param),
+            recipient_ref="",
+            ts_ms=now_ms,
+            source="js" if params.get("src") == "js" else "pixel",
+            verified=verified,
+        )
+
+    def to_event(self) -> dict[str, object]:
+        """The stream event. The value travels as a plain decimal string so no float ever touches money."""
+        return {
+            "kind": "conversion",
+            "order_id": self.order_id,
+            "type": self.type,
+            "value": format(self.value, "f"),
+            "currency": self.currency,
+            "click_id": self.click_id,
+            "recipient_ref": self.recipient_ref,
+            "ts": self.ts_ms,
+            "source": self.source,
+            "verified": self.verified,
+        }
+
+    @classmethod
+    def from_event(cls, d: Mapping[str, object]) -> Conversion:
+        """Inverse of `to_event`, for the loader. Keys it does not know are ignored so that an edge
+        upgraded first (writing a new field) does not stall an older loader."""
+        if not isinstance(d, Mapping):
+            raise InvalidConversion("not_an_object", "a conversion event must be an object")
+        missing = [name for name in EVENT_FIELDS if name not in d]
+        if missing:
+            raise InvalidConversion("bad_event", f"{missing[0]}: missing from the event")
+        if d["kind"] != "conversion":
+            raise InvalidConversion("bad_event", "kind: expected 'conversion'")
+        ts, source, verified, recipient_ref = d["ts"], d["source"], d["verified"], d["recipient_ref"]
+        if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
+            raise InvalidConversion("bad_event", "ts: expected epoch milliseconds (an integer)")
+        if source not in SOURCES:
+            raise InvalidConversion("bad_event", f"source: expected one of {', '.join(SOURCES)}")
+        if not isinstance(verified, bool):
+            raise InvalidConversion("bad_event", "verified: expected true or false")
+        if recipient_ref != "" and not (isinstance(recipient_ref, str) and _RECIPIENT_REF_RE.fullmatch(recipient_ref)):
+            raise InvalidConversion("bad_event", "recipient_ref: expected a hex HMAC or ''")
+        raw_value = d["value"]
+        if not isinstance(raw_value, str):
+            raise InvalidConversion("bad_value", "value: expected a decimal string in the event")
+        order_id = _parse_order_id(d["order_id"])
+        type_ = _parse_type(d["type"])
+        value, currency = _parse_amount(type_, raw_value, d["currency"])
+        return cls(
+            order_id=order_id,
+            type=type_,
+            value=value,
+            currency=currency,
+            click_id=_parse_click_id(d["click_id"]),
+            recipient_ref=str(recipient_ref),
+            ts_ms=ts,
+            source=str(source),
+            verified=verified,
+        )
+
+
+def pixel_signature(secret: str, order_id: str, value: str, currency: str, type_: str) -> str:
+    """hex HMAC-SHA256(secret, "order_id|value|currency|type") over the strings exactly as sent.
+
+    Exactly as sent (an absent parameter is ''), so the storefront can sign without knowing our
+    normalisation: "19.90" and "19.9" are different signatures. The '|' join cannot be shifted into a
+    forgery: value, currency and type never contain '|' once validated, so the fields parse from the right.
+    """
+    message = "|".join((order_id, value, currency, type_)).encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _absent(raw: object) -> bool:
+    # JSON null and '' both mean "not given": backends serialise empty optionals either way.
+    return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
+def _check_length(name: object, raw: object) -> None:
+    if isinstance(raw, str) and len(raw) > MAX_FIELD_LENGTH:
+        raise InvalidConversion("field_too_long", f"{str(name)[:40]}: longer than {MAX_FIELD_LENGTH} characters")
+
+
+def _parse_order_id(raw: object) -> str:
+    if _absent(raw):
+        raise InvalidConversion("missing_order_id", "order_id: required")
+    # Integers are accepted because many shops number their orders; floats are not (1001.0 or 1001?).
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) < 10**MAX_ORDER_ID_LENGTH:
+        raw = str(raw)
+    if not isinstance(raw, str):
+        raise InvalidConversion("bad_order_id", "order_id: expected a string or an integer")
+    # Trimmed so that the API and the pixel dedupe " 1001" and "1001" as the same order.
+    text = raw.strip()
+    if len(text) > MAX_ORDER_ID_LENGTH:
+        raise InvalidConversion("field_too_long", f"order_id: longer than {MAX_ORDER_ID_LENGTH} characters")
+    if not text.isprintable():
+        raise InvalidConversion("bad_order_id", "order_id: must not contain control or invisible characters")
+    return text
+
+
+def _parse_type(raw: object) -> str:
+    if _absent(raw):
+        return "purchase"
+    type_ = raw.strip().lower() if isinstance(raw, str) else ""
+    if type_ not in CONVERSION_TYPES:
+        raise InvalidConversion("bad_type", f"type: expected one of {', '.join(CONVERSION_TYPES)}")
+    return type_
+
+
+def _parse_value(raw: object) -> Decimal:
+    """A money amount, exactly: a decimal string or a JSON number, never through binary floating point."""
+    if isinstance(raw, bool):
+        raise InvalidConversion("bad_value", "value: expected a number or a decimal string, not true/false")
+    if isinstance(raw, int):
+        # Clamped before str(), which refuses integers of more than 4300 digits; the checks below still refuse it.
+        text = str(max(-1, min(raw, int(MAX_VALUE) + 1)))
+    elif isinstance(raw, float):
+        if not math.isfinite(raw):
+            raise InvalidConversion("bad_value", "value: must be a finite number")
+        text = repr(raw)  # shortest round-trip form: 19.99 stays 19.99
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if not _DECIMAL_RE.fullmatch(text):
+            raise InvalidConversion("bad_value", "value: expected a plain decimal number like 19.99")
+    else:
+        raise InvalidConversion("bad_value", "value: expected a number or a decimal string")
+    value = Decimal(text)
+    if value < 0:
+        raise InvalidConversion("bad_value", "value: must not be negative (a refund's value is the amount refunded)")
+    if value > MAX_VALUE:
+        raise InvalidConversion("bad_value", f"value: at most {MAX_VALUE:f}")
+    if value != value.quantize(_PLACES):
+        raise InvalidConversion("bad_value", f"value: at most {VALUE_PLACES} decimal places")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -VALUE_PLACES:
+        value = value.quantize(_PLACES)  # "19.990000" is 19.99 written long: keep the amount, drop the zeros
+    return value.copy_abs() if value.is_zero() else value  # no "-0.0" in reports
+
+
+def _parse_currency(raw: object) -> str:
+    code = raw.strip().upper() if isinstance(raw, str) else ""
+    if code not in _CURRENCIES:
+        raise InvalidConversion("bad_currency", "currency: expected an ISO 4217 code like USD or EUR")
+    return code
+
+
+def _parse_amount(type_: str, raw_value: object, raw_currency: object) -> tuple[Decimal, str]:
+    """Value and currency together, because whether the currency is required depends on the value."""
+    if _absent(raw_value):
+        if type_ in _VALUE_REQUIRED:
+            raise InvalidConversion("missing_value", f"value: required for a {type_}")
+        value = Decimal(0)
+    else:
+        value = _parse_value(raw_value)
+    if not _absent(raw_currency):
+        return value, _parse_currency(raw_currency)
+    if value > 0:
+        raise InvalidConversion("missing_currency", "currency: required when value is above 0")
+    return value, ""
+
+
+def _parse_click_id(raw: object) -> str:
+    if _absent(raw):
+        return ""
+    if not isinstance(raw, str) or not _CLICK_ID_RE.fullmatch(raw):
+        raise InvalidConversion("bad_click_id", "click_id: expected 1 to 64 characters of A-Z a-z 0-9 _ -")
+    return raw
+
+
+def _pixel_click_id(query_value: str, cookie_value: str, click_param: str) -> str:
+    if query_value:
+        if not _CLICK_ID_RE.fullmatch(query_value):
+            raise InvalidConversion("bad_click_id", f"{click_param}: expected 1 to 64 characters of A-Z a-z 0-9 _ -")
+        return query_value
+    # A bad cookie is not the caller's fault (another script may own a cookie of that name): drop it.
+    return cookie_value if _CLICK_ID_RE.fullmatch(cookie_value) else ""
+
+
+def _recipient_ref(raw: object, keyer: RecipientKeyer) -> str:
+    if _absent(raw):
+        return ""
+    try:
+        return keyer.ref(raw)  # type: ignore[arg-type]  # non-strings are refused by the keyer itself
+    except InvalidRecipient as exc:
+        # The keyer's messages never contain the recipient; `from None` keeps it out of tracebacks too.
+        raise InvalidConversion("bad_recipient", f"recipient: {exc}") from None
+
+
+def _parse_occurred_at(raw: object, now_ms: int) -> int:
+    """ISO 8601 (naive means UTC) or epoch seconds -> epoch milliseconds; defaults to now."""
+    if _absent(raw):
+        return now_ms
+    if isinstance(raw, bool):
+        raise InvalidConversion("bad_occurred_at", "occurred_at: expected an ISO 8601 datetime or epoch seconds")
+    if isinstance(raw, int):
+        ts_ms = raw * 1000
+    elif isinstance(raw, float):
+        if not math.isfinite(raw):
+            raise InvalidConversion("bad_occurred_at", "occurred_at: must be a finite number of epoch seconds")
+        ts_ms = round(raw * 1000)
+    elif isinstance(raw, str):
+        try:
+            moment = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            raise InvalidConversion(
+                "bad_occurred_at", "occurred_at: expected an ISO 8601 datetime like 2025-01-31T12:00:00Z"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        ts_ms = (moment - _EPOCH) // timedelta(milliseconds=1)
+    else:
+        raise InvalidConversion("bad_occurred_at", "occurred_at: expected an ISO 8601 datetime or epoch seconds")
+    if ts_ms < _MIN_TS_MS:
+        raise InvalidConversion("bad_occurred_at", "occurred_at: before 2000")
+    if ts_ms > now_ms + _MAX_FUTURE_MS:
+        raise InvalidConversion(
+            "bad_occurred_at", "occurred_at: more than 5 minutes in the future (epoch seconds, not milliseconds?)"
+        )
+    return ts_ms
+
+
+def _check_signature(params: Mapping[str, str], secret: str, signing: str) -> bool:
+    """Whether the pixel is `verified`; raises when the signing mode refuses it."""
+    if signing == "off":
+        return False
+    sig = params.get("sig", "")
+    if not sig:
+        if signing == "required":
+            raise InvalidConversion("signature_required", "sig: required (HMAC-SHA256 of order_id|value|currency|type)")
+        return False
+    expected = pixel_signature(
+        secret, params.get("order_id", ""), params.get("value", ""), params.get("currency", ""), params.get("type", "")
+    )
+    # Bytes, because compare_digest refuses non-ASCII str and the query is attacker-controlled.
+    if not hmac.compare_digest(expected.encode(), sig.strip().lower().encode()):
+        raise InvalidConversion("bad_signature", "sig: does not match order_id|value|currency|type")
+    return True

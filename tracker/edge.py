@@ -1,0 +1,92 @@
+"""The public edge app: `/{code}` redirects on a raw ASGI fast path, the rest through Starlette.
+
+Stateless apart from its caches; talks to Redis only. Started by `tracker edge` (uvicorn
+workers) and by `tracker dev`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from shortlinks.codes import CodeGenerator
+from shortlinks.link_store import LinkStore
+from shortlinks.redis_connection import AnyRedis, connect_redis
+from tracker.click import IpKeyer
+from tracker.event_stream import ConversionRecorder, EventWriter, ensure_groups, stream_names
+from tracker.health import health_routes
+from tracker.link_cache import LinkCache
+from tracker.pixel import Pixel, StorefrontScript
+from tracker.redirect import NOT_FOUND_PAGE, Redirect, RedirectTarget
+from tracker.settings import Settings
+
+log = logging.getLogger("tracker.edge")
+# Paths of one segment that are not short codes.
+RESERVED = frozenset({"/", "/px.gif", "/t.js", "/healthz", "/readyz", "/metrics", "/robots.txt", "/favicon.ico"})
+
+
+class Edge:
+    """Owns the edge's shared state: one Redis client, the link cache and the event writer."""
+
+    def __init__(self, settings: Settings, redis: AnyRedis | None = None) -> None:
+        settings.require("TRACKER_SECRET")
+        if redis is None:
+            settings.require("TRACKER_REDIS_URL")
+        self.settings = settings
+        self.redis = redis if redis is not None else connect_redis(settings.redis_url, timeout=0.5)
+        self.streams = stream_names(settings.event_streams)
+        store = LinkStore(self.redis, CodeGenerator(settings.secret))
+        self.cache: LinkCache[RedirectTarget] = LinkCache(store, lambda link: RedirectTarget.compile(link, settings))
+        self.writer = EventWriter(self.redis, self.streams, settings.durability)
+        self.redirect = Redirect(self.cache, self.writer, IpKeyer(settings.secret))
+        self.pixel = Pixel(settings, ConversionRecorder(self.redis, self.streams))
+        self.app = Starlette(
+            routes=[
+                Route("/px.gif", self.pixel, methods=["GET"]),
+                Route("/t.js", StorefrontScript(settings), methods=["GET", "HEAD"]),
+                Route("/robots.txt", robots, methods=["GET", "HEAD"]),
+                *health_routes(self.redis),
+            ],
+            lifespan=self.lifespan,
+        )
+        self.app.add_exception_handler(404, not_found)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            path = scope["path"]
+            if path.rfind("/") == 0 and path not in RESERVED:
+                return await self.redirect(scope, receive, send)
+        await self.app(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await ensure_groups(self.redis, self.streams)
+        self.cache.start()
+        self.writer.start()
+        try:
+            yield
+        finally:
+            # uvicorn has stopped taking requests and drained the ones in flight by now.
+            await self.writer.close()
+            await self.cache.close()
+            await self.redis.aclose()
+
+
+async def robots(request: Request) -> Response:
+    return PlainTextResponse("User-agent: *\nDisallow: /\n")
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return Response(NOT_FOUND_PAGE, 404, media_type="text/html", headers={"cache-control": "no-store"})
+
+
+def app_from_env() -> Edge:
+    """uvicorn factory for `tracker edge`: each worker reads the settings once."""
+    return Edge(Settings.from_env())

@@ -1,0 +1,406 @@
+"""Moves events from the Redis streams into ClickHouse, each exactly once.
+
+One `StreamLoader` per stream owns its batch (Plausible's write buffer is the model): it
+fills it from the consumer group up to `batch_size` rows or `batch_interval` seconds, then
+enriches, inserts and acknowledges it. Exactly once rests on three rules:
+
+1. A batch is a run of entries of one stream, and its `insert_deduplication_token` is made of
+   the stream name and its first and last entry ids, so the same batch inserted twice is
+   stored once (the tables keep a non-zero deduplication window).
+2. XACK only after every insert of the batch succeeded; an insert that fails is retried with
+   the same batch and the same tokens until it succeeds, never dropped.
+3. After a crash the same batch is formed again: entries left pending for this consumer are
+   read back first, and those of a consumer that died for good are claimed as one batch.
+
+Entries that cannot be turned into a row go to `dead_letters` with the reason, acknowledged
+with their batch, never silently dropped. The stream is trimmed only below the lowest entry
+that any group still has pending or has not yet read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from redis.exceptions import RedisError, ResponseError
+
+from shortlinks.redis_connection import AnyRedis
+from tracker.conversion import Conversion, InvalidConversion
+from tracker.enrichment import classify
+from tracker.event_stream import FIELD, GROUP, ensure_groups
+
+log = logging.getLogger("tracker.loader")
+
+CLICK_COLUMNS = (
+    ("click_id", "String"),
+    ("ts", "DateTime64(3, 'UTC')"),
+    ("code", "String"),
+    ("channel", "LowCardinality(String)"),
+    ("campaign", "String"),
+    ("message", "String"),
+    ("utm_source", "LowCardinality(String)"),
+    ("utm_medium", "LowCardinality(String)"),
+    ("utm_campaign", "LowCardinality(String)"),
+    ("utm_content", "LowCardinality(String)"),
+    ("utm_term", "LowCardinality(String)"),
+    ("tags", "Array(LowCardinality(String))"),
+    ("recipient_ref", "String"),
+    ("destination_host", "LowCardinality(String)"),
+    ("method", "LowCardinality(String)"),
+    ("is_bot", "Bool"),
+    ("bot_reason", "LowCardinality(String)"),
+    ("device_type", "LowCardinality(String)"),
+    ("os", "LowCardinality(String)"),
+    ("browser", "LowCardinality(String)"),
+    ("referer", "String"),
+    ("ip_ref", "String"),
+)
+CONVERSION_COLUMNS = (
+    ("order_id", "String"),
+    ("type", "LowCardinality(String)"),
+    ("value", "Decimal(18, 4)"),
+    ("currency", "LowCardinality(String)"),
+    ("click_id", "String"),
+    ("recipient_ref", "String"),
+    ("ts", "DateTime64(3, 'UTC')"),
+    ("source", "LowCardinality(String)"),
+    ("verified", "Bool"),
+)
+DEAD_LETTER_COLUMNS = (
+    ("ts", "DateTime64(3, 'UTC')"),
+    ("stream", "String"),
+    ("entry_id", "String"),
+    ("reason", "String"),
+    ("payload", "String"),
+)
+_CLICK_STRINGS = ("click_id", "code", "channel", "campaign", "message", "utm_source", "utm_medium", "utm_campaign",
+                  "utm_content", "utm_term", "recipient_ref", "destination_host", "referer", "ip_ref")
+MAX_PAYLOAD = 8192
+
+# insert(table, rows, columns, token): the seam tests use to make ClickHouse fail for real-looking reasons.
+InsertFn = Callable[[str, list[list[Any]], Sequence[tuple[str, str]], str], None]
+
+
+class BadEvent(ValueError):
+    """A stream entry that cannot become a row; the message is the dead-letter reason."""
+
+
+@dataclass
+class LoaderStats:
+    batches: int = 0
+    clicks: int = 0
+    conversions: int = 0
+    dead_letters: int = 0
+    insert_errors: int = 0
+    redis_errors: int = 0
+    claimed: int = 0
+    trimmed: int = 0
+    last_insert_at: float = 0.0
+    lag_entries: dict[str, int] = field(default_factory=dict)
+
+
+def clickhouse_inserter(client: Any) -> InsertFn:
+    """Inserts with column names and types given, so no DESCRIBE runs per insert."""
+
+    def insert(table: str, rows: list[list[Any]], columns: Sequence[tuple[str, str]], token: str) -> None:
+        client.insert(
+            table,
+            rows,
+            column_names=[name for name, _ in columns],
+            column_type_names=[kind for _, kind in columns],
+            settings={"insert_deduplication_token": token},
+        )
+
+    return insert
+
+
+def click_row(event: dict[str, Any]) -> list[Any]:
+    for name in _CLICK_STRINGS:
+        if not isinstance(event.get(name, ""), str):
+            raise BadEvent(f"click field {name} is not a string")
+    if not event.get("click_id") or not isinstance(event.get("ts"), int):
+        raise BadEvent("click without click_id or integer ts")
+    tags = event.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise BadEvent("click tags are not a list of strings")
+    method = str(event.get("method", "GET"))[:8]
+    enrichment = classify(str(event.get("user_agent", "")), method, str(event.get("purpose", "")))
+    return [
+        event["click_id"],
+        datetime.fromtimestamp(event["ts"] / 1000, UTC),
+        event.get("code", ""),
+        event.get("channel", ""),
+        event.get("campaign", ""),
+        event.get("message", ""),
+        event.get("utm_source", ""),
+        event.get("utm_medium", ""),
+        event.get("utm_campaign", ""),
+        event.get("utm_content", ""),
+        event.get("utm_term", ""),
+        tags,
+        event.get("recipient_ref", ""),
+        event.get("destination_host", ""),
+        method,
+        enrichment.is_bot,
+        enrichment.bot_reason,
+        enrichment.device_type,
+        enrichment.os,
+        enrichment.browser,
+        event.get("referer", ""),
+        event.get("ip_ref", ""),
+    ]
+
+
+def conversion_row(event: dict[str, Any]) -> list[Any]:
+    try:
+        c = Conversion.from_event(event)
+    except InvalidConversion as exc:
+        raise BadEvent(f"conversion: {exc}") from None
+    return [c.order_id, c.type, c.value, c.currency, c.click_id, c.recipient_ref,
+            datetime.fromtimestamp(c.ts_ms / 1000, UTC), c.source, c.verified]
+
+
+@dataclass
+class Batch:
+    stream: str
+    ids: list[bytes] = field(default_factory=list)
+    clicks: list[list[Any]] = field(default_factory=list)
+    conversions: list[list[Any]] = field(default_factory=list)
+    dead: list[list[Any]] = field(default_factory=list)
+
+    def add(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
+        self.ids.append(entry_id)
+        raw = fields.get(FIELD, b"")
+        try:
+            try:
+                event = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise BadEvent("not JSON") from None
+            if not isinstance(event, dict):
+                raise BadEvent("not a JSON object")
+            kind = event.get("kind")
+            if kind == "click":
+                self.clicks.append(click_row(event))
+            elif kind == "conversion":
+                self.conversions.append(conversion_row(event))
+            else:
+                raise BadEvent(f"unknown kind {str(kind)[:32]!r}")
+        except BadEvent as exc:
+            self.dead.append([datetime.now(UTC), self.stream, entry_id.decode(), str(exc),
+                              raw[:MAX_PAYLOAD].decode("utf-8", "replace")])
+
+    def token(self, table: str) -> str:
+        return f"{self.stream}:{self.ids[0].decode()}:{self.ids[-1].decode()}:{len(self.ids)}:{table}"
+
+
+class StreamLoader:
+    """Loads one stream. Run several (one per stream) side by side."""
+
+    def __init__(
+        self,
+        redis: AnyRedis,
+        insert: InsertFn,
+        stream: str,
+        consumer: str,
+        stats: LoaderStats,
+        batch_size: int = 10_000,
+        batch_interval: float = 1.0,
+        claim_idle_ms: int = 60_000,
+    ) -> None:
+        self._redis = redis
+        self._insert = insert
+        self.stream = stream
+        self._consumer = consumer
+        self.stats = stats
+        self._batch_size = batch_size
+        self._batch_interval = batch_interval
+        self._claim_idle_ms = claim_idle_ms
+        self._last_trim = 0.0
+        self._last_claim = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Load until `stop` is set, then drain what the stream holds and return."""
+        recover = True
+        while not stop.is_set():
+            try:
+                if recover:
+                    # At start, and after an error that may have left read entries in no batch.
+                    await self._recover_own_pending()
+                    recover = False
+                batch = await self._fill(stop)
+                if batch.ids:
+                    await self._flush(batch)
+                await self._maintain()
+            except (RedisError, OSError) as exc:
+                self.stats.redis_errors += 1
+                recover = True
+                log.warning("redis error on %s (%s); retrying", self.stream, type(exc).__name__)
+                await asyncio.sleep(0.5)
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Load everything delivered or not yet read, without waiting for more."""
+        await self._recover_own_pending()
+        while True:
+            batch = Batch(self.stream)
+            await self._read_into(batch, ">", self._batch_size, block_ms=None)
+            if not batch.ids:
+                break
+            await self._flush(batch)
+        await self._trim()
+
+    async def _recover_own_pending(self) -> None:
+        # What this consumer read but did not acknowledge before it stopped: the same batch again.
+        while True:
+            batch = Batch(self.stream)
+            await self._read_into(batch, "0", self._batch_size, block_ms=None)
+            if not batch.ids:
+                return
+            await self._flush(batch)
+
+    async def _fill(self, stop: asyncio.Event) -> Batch:
+        batch = Batch(self.stream)
+        deadline = time.monotonic() + self._batch_interval
+        while len(batch.ids) < self._batch_size and not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            block = max(1, int(min(remaining, 0.2) * 1000))
+            await self._read_into(batch, ">", self._batch_size - len(batch.ids), block_ms=block)
+        return batch
+
+    async def _read_into(self, batch: Batch, start: str, count: int, block_ms: int | None) -> None:
+        reply = await self._redis.xreadgroup(GROUP, self._consumer, {self.stream: start}, count=count, block=block_ms)
+        for _, entries in reply or []:
+            for entry_id, fields in entries:
+                if fields is None:  # deleted while pending: nothing to load, but it must be acknowledged
+                    batch.ids.append(entry_id)
+                    continue
+                batch.add(entry_id, fields)
+
+    async def _flush(self, batch: Batch) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await asyncio.to_thread(self._insert_batch, batch)
+                break
+            except Exception as exc:  # noqa: BLE001 - any failure: keep the batch, retry the same tokens
+                self.stats.insert_errors += 1
+                log.warning("insert of %d entries from %s failed (%s); retrying in %.1fs",
+                            len(batch.ids), self.stream, type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        while True:
+            try:
+                for start in range(0, len(batch.ids), 5000):
+                    await self._redis.xack(self.stream, GROUP, *batch.ids[start:start + 5000])
+                break
+            except (RedisError, OSError) as exc:
+                # Inserted but not acknowledged: retrying the XACK is safe, and so is a crash here
+                # (the batch comes back with the same token and ClickHouse drops it).
+                self.stats.redis_errors += 1
+                log.warning("xack on %s failed (%s); retrying", self.stream, type(exc).__name__)
+                await asyncio.sleep(0.5)
+        self.stats.batches += 1
+        self.stats.clicks += len(batch.clicks)
+        self.stats.conversions += len(batch.conversions)
+        self.stats.dead_letters += len(batch.dead)
+        self.stats.last_insert_at = time.time()
+
+    def _insert_batch(self, batch: Batch) -> None:
+        if batch.clicks:
+            self._insert("clicks", batch.clicks, CLICK_COLUMNS, batch.token("clicks"))
+        if batch.conversions:
+            self._insert("conversions", batch.conversions, CONVERSION_COLUMNS, batch.token("conversions"))
+        if batch.dead:
+            self._insert("dead_letters", batch.dead, DEAD_LETTER_COLUMNS, batch.token("dead_letters"))
+
+    async def _maintain(self) -> None:
+        now = time.monotonic()
+        if now - self._last_claim > self._claim_idle_ms / 2000:
+            self._last_claim = now
+            await self._claim_from_dead_consumers()
+        if now - self._last_trim > 5.0:
+            self._last_trim = now
+            await self._trim()
+
+    async def _claim_from_dead_consumers(self) -> None:
+        """Entries pending for too long at another consumer are its unfinished batch: claim it whole."""
+        summary = await self._redis.xpending(self.stream, GROUP)
+        for consumer in summary.get("consumers") or []:
+            name = consumer["name"].decode() if isinstance(consumer["name"], bytes) else consumer["name"]
+            if name == self._consumer:
+                continue
+            pending = await self._redis.xpending_range(
+                self.stream, GROUP, min="-", max="+", count=self._batch_size, consumername=name,
+                idle=self._claim_idle_ms,
+            )
+            ids = [p["message_id"] for p in pending]
+            if not ids:
+                continue
+            claimed = await self._redis.xclaim(self.stream, GROUP, self._consumer, self._claim_idle_ms, ids)
+            batch = Batch(self.stream)
+            claimed_ids = set()
+            for entry_id, fields in claimed:
+                claimed_ids.add(entry_id)
+                if fields is None:
+                    batch.ids.append(entry_id)
+                else:
+                    batch.add(entry_id, fields)
+            batch.ids.sort(key=_id_key)
+            if batch.ids:
+                self.stats.claimed += len(batch.ids)
+                log.info("claimed %d entries of %s left by consumer %s", len(batch.ids), self.stream, name)
+                await self._flush(batch)
+
+    async def _trim(self) -> None:
+        """Drop entries every group has acknowledged, and nothing else."""
+        try:
+            groups = await self._redis.xinfo_groups(self.stream)
+        except ResponseError:
+            return
+        floor: tuple[int, int] | None = None
+        for group in groups:
+            last = _id_key(group["last-delivered-id"])
+            candidate = (last[0], last[1] + 1)  # everything up to last-delivered is read
+            if group["pending"]:
+                summary = await self._redis.xpending(self.stream, group["name"])
+                candidate = min(candidate, _id_key(summary["min"]))
+            floor = candidate if floor is None else min(floor, candidate)
+        if floor is None or floor == (0, 1):
+            return
+        removed = await self._redis.xtrim(self.stream, minid=f"{floor[0]}-{floor[1]}", approximate=False)
+        self.stats.trimmed += int(removed or 0)
+        self.stats.lag_entries[self.stream] = int(await self._redis.xlen(self.stream))
+
+
+def _id_key(entry_id: bytes | str) -> tuple[int, int]:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class Loader:
+    """All stream loaders of one process, started and stopped together."""
+
+    def __init__(self, redis: AnyRedis, insert: InsertFn, streams: Sequence[str], consumer: str, **options: Any):
+        self.redis = redis
+        self.streams = list(streams)
+        self.stats = LoaderStats()
+        self.loaders = [StreamLoader(redis, insert, s, consumer, self.stats, **options) for s in self.streams]
+        self.stop = asyncio.Event()
+
+    async def run(self) -> None:
+        await ensure_groups(self.redis, self.streams)
+        await asyncio.gather(*(loader.run(self.stop) for loader in self.loaders))
+
+    async def drain(self) -> None:
+        """Load everything in the streams now (used by tests and at shutdown)."""
+        await ensure_groups(self.redis, self.streams)
+        await asyncio.gather(*(loader.drain() for loader in self.loaders))

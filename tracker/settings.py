@@ -1,0 +1,178 @@
+"""One frozen settings object, read from the environment once and validated at start.
+
+Every variable and its default is in `VARIABLES`; nothing else in the code reads the
+environment. A bad value raises `SettingsError` whose message names the variable, and the
+CLI prints that one line and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+Durability = Literal["ack", "fast"]
+PixelSigning = Literal["off", "optional", "required"]
+
+# name -> (default, meaning). The README's configuration table is generated from the same words.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "TRACKER_REDIS_URL": ("", "Redis / Valkey URL; redis+cluster://host:port for Redis Cluster. "
+                          "Unset: `tracker dev` starts an embedded redis-server."),
+    "TRACKER_CLICKHOUSE_URL": ("chdb://./data/clickhouse", "ClickHouse: chdb://PATH (embedded) or "
+                               "http(s)://user:pass@host:8123/db"),
+    "TRACKER_SECRET": ("", "salts short codes and keys every HMAC (recipient_ref, ip_ref, pixel sig)"),
+    "TRACKER_API_KEYS": ("", "comma-separated bearer keys for the admin API"),
+    "TRACKER_SHORT_BASE": ("http://127.0.0.1:8080", "public base of short URLs, e.g. https://go.shop.example"),
+    "TRACKER_CLICK_PARAM": ("sclid", "query parameter and cookie name of the click id"),
+    "TRACKER_COOKIE_DOMAIN": ("", "Domain= of the click cookie; empty: host-only cookie"),
+    "TRACKER_ATTRIBUTION_WINDOW": ("7d", "default attribution window and cookie lifetime; "
+                                   "TRACKER_ATTRIBUTION_WINDOW_<CHANNEL> per channel"),
+    "TRACKER_ALLOWED_HOSTS": ("", "comma-separated destination host allow-list (a leading '.' allows "
+                              "subdomains); empty allows any http/https host"),
+    "TRACKER_DURABILITY": ("ack", "ack: 302 only after the click is in the Redis stream; fast: buffered"),
+    "TRACKER_PIXEL_SIGNING": ("optional", "off | optional | required: the pixel's `sig` parameter"),
+    "TRACKER_EVENT_STREAMS": ("1", "number of Redis streams the events are sharded over"),
+    "TRACKER_RETENTION_DAYS": ("0", "ClickHouse TTL of events in days; 0 keeps them forever"),
+}
+
+_WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_CHANNEL_WINDOW_PREFIX = "TRACKER_ATTRIBUTION_WINDOW_"
+
+
+class SettingsError(ValueError):
+    """A variable has a value we cannot use; the message names it."""
+
+
+def parse_window(text: str) -> int:
+    """'90s', '30m', '24h', '7d' -> seconds. Raises ValueError on anything else."""
+    match = _WINDOW_RE.match(text)
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f"expected a number and a unit s, m, h or d (like 7d), got {text!r}")
+    return int(match.group(1)) * _WINDOW_UNITS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = ""
+    clickhouse_url: str = "chdb://./data/clickhouse"
+    secret: str = ""
+    api_keys: tuple[str, ...] = ()
+    short_base: str = "http://127.0.0.1:8080"
+    click_param: str = "sclid"
+    cookie_domain: str = ""
+    attribution_window: int = 7 * 86400
+    channel_windows: Mapping[str, int] = field(default_factory=dict)
+    allowed_hosts: tuple[str, ...] = ()
+    durability: Durability = "ack"
+    pixel_signing: PixelSigning = "optional"
+    event_streams: int = 1
+    retention_days: int = 0
+
+    def window_for(self, channel: str) -> int:
+        """Attribution window (seconds) of a channel: its own if configured, else the default."""
+        return self.channel_windows.get(channel.lower(), self.attribution_window)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str:
+            return env.get(name, VARIABLES[name][0]).strip()
+
+        def fail(name: str, why: str) -> SettingsError:
+            return SettingsError(f"{name}: {why}")
+
+        redis_url = get("TRACKER_REDIS_URL")
+        if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix", "redis+cluster"):
+            expected = "redis://, rediss://, unix:// or redis+cluster://"
+            raise fail("TRACKER_REDIS_URL", f"expected {expected}, got {redis_url!r}")
+
+        clickhouse_url = get("TRACKER_CLICKHOUSE_URL")
+        scheme = urlsplit(clickhouse_url).scheme
+        if scheme not in ("chdb", "http", "https") or (scheme != "chdb" and not urlsplit(clickhouse_url).hostname):
+            expected = "chdb://PATH or http(s)://host:port/db"
+            raise fail("TRACKER_CLICKHOUSE_URL", f"expected {expected}, got {clickhouse_url!r}")
+
+        secret = get("TRACKER_SECRET")
+        if secret and len(secret) < 16:
+            raise fail("TRACKER_SECRET", "must be at least 16 characters")
+
+        api_keys = tuple(k.strip() for k in get("TRACKER_API_KEYS").split(",") if k.strip())
+        if any(len(k) < 16 for k in api_keys):
+            raise fail("TRACKER_API_KEYS", "every key must be at least 16 characters")
+
+        short_base = get("TRACKER_SHORT_BASE").rstrip("/")
+        base = urlsplit(short_base)
+        if base.scheme not in ("http", "https") or not base.hostname or base.query or base.fragment:
+            raise fail("TRACKER_SHORT_BASE", f"expected http(s)://host[:port][/path], got {short_base!r}")
+
+        click_param = get("TRACKER_CLICK_PARAM")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", click_param):
+            raise fail("TRACKER_CLICK_PARAM", "must be a letter then up to 31 letters, digits or '_'")
+
+        cookie_domain = get("TRACKER_COOKIE_DOMAIN")
+        if cookie_domain and not re.fullmatch(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", cookie_domain):
+            raise fail("TRACKER_COOKIE_DOMAIN", f"not a domain name: {cookie_domain!r}")
+
+        try:
+            window = parse_window(get("TRACKER_ATTRIBUTION_WINDOW"))
+        except ValueError as exc:
+            raise fail("TRACKER_ATTRIBUTION_WINDOW", str(exc)) from None
+        channel_windows: dict[str, int] = {}
+        for name, value in env.items():
+            if name.startswith(_CHANNEL_WINDOW_PREFIX) and len(name) > len(_CHANNEL_WINDOW_PREFIX):
+                try:
+                    channel_windows[name[len(_CHANNEL_WINDOW_PREFIX):].lower()] = parse_window(value)
+                except ValueError as exc:
+                    raise fail(name, str(exc)) from None
+
+        allowed_hosts = tuple(h.strip().lower() for h in get("TRACKER_ALLOWED_HOSTS").split(",") if h.strip())
+
+        durability = get("TRACKER_DURABILITY").lower()
+        if durability not in ("ack", "fast"):
+            raise fail("TRACKER_DURABILITY", f"expected ack or fast, got {durability!r}")
+
+        signing = get("TRACKER_PIXEL_SIGNING").lower()
+        if signing not in ("off", "optional", "required"):
+            raise fail("TRACKER_PIXEL_SIGNING", f"expected off, optional or required, got {signing!r}")
+
+        streams = get("TRACKER_EVENT_STREAMS")
+        if not streams.isdigit() or not 1 <= int(streams) <= 1024:
+            raise fail("TRACKER_EVENT_STREAMS", f"expected a whole number from 1 to 1024, got {streams!r}")
+
+        retention = get("TRACKER_RETENTION_DAYS")
+        if not retention.isdigit():
+            raise fail("TRACKER_RETENTION_DAYS", f"expected a whole number of days (0 = keep), got {retention!r}")
+
+        settings = cls(
+            redis_url=redis_url,
+            clickhouse_url=clickhouse_url,
+            secret=secret,
+            api_keys=api_keys,
+            short_base=short_base,
+            click_param=click_param,
+            cookie_domain=cookie_domain,
+            attribution_window=window,
+            channel_windows=channel_windows,
+            allowed_hosts=allowed_hosts,
+            durability=durability,  # type: ignore[arg-type]
+            pixel_signing=signing,  # type: ignore[arg-type]
+            event_streams=int(streams),
+            retention_days=int(retention),
+        )
+        if overrides:
+            from dataclasses import replace
+
+            settings = replace(settings, **overrides)  # type: ignore[arg-type]
+        return settings
+
+    def require(self, *names: str) -> None:
+        """Fail with the variable's name when a process needs a value that is unset."""
+        for name in names:
+            attr = name.removeprefix("TRACKER_").lower()
+            if not getattr(self, attr):
+                raise SettingsError(f"{name}: required by this command but not set")
