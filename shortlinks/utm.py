@@ -15,7 +15,8 @@ UTM_KEYS: tuple[str, ...] = ("source", "medium", "campaign", "content", "term")
 MAX_DESTINATION_LENGTH = 2048
 MAX_UTM_LENGTH = 200
 
-_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
+# Control characters, white space of any script, and invisible format characters (zero-width, bidi overrides).
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f\s\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _SPACES = re.compile(r"\s+")
 _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")

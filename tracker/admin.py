@@ -26,7 +26,7 @@ log = logging.getLogger("tracker.admin")
 
 
 class Admin:
-    def __init__(self, settings: Settings, redis: AnyRedis | None = None) -> None:
+    def __init__(self, settings: Settings, redis: AnyRedis | None = None, clickhouse: object | None = None) -> None:
         settings.require("TRACKER_SECRET", "TRACKER_API_KEYS")
         if redis is None:
             settings.require("TRACKER_REDIS_URL")
@@ -35,6 +35,7 @@ class Admin:
         self.streams = stream_names(settings.event_streams)
         self.store = LinkStore(self.redis, CodeGenerator(settings.secret))
         self.recorder = ConversionRecorder(self.redis, self.streams)
+        self.clickhouse = clickhouse
         routes = [*LinksApi(settings, self.store).routes(), *health_routes(self.redis)]
         self.app = Starlette(
             routes=routes,
@@ -60,3 +61,11 @@ async def api_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return error_response(exc.status_code, exc.detail)
+
+
+def app_from_env() -> Starlette:
+    """uvicorn factory for `tracker admin`."""
+    from tracker.cli import connect_clickhouse
+
+    settings = Settings.from_env()
+    return Admin(settings, clickhouse=connect_clickhouse(settings)).app

@@ -114,3 +114,7 @@ async def run_loader(settings: Settings, name: str) -> None:
         loop.add_signal_handler(sig, loader.stop.set)
     await loader.run()
     logging.getLogger("tracker.loader").info("stopped: %s", loader.stats)
+
+
+if __name__ == "__main__":
+    main()

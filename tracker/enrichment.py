@@ -24,7 +24,7 @@ Reasons, in the order they are checked (the first that applies wins):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
@@ -210,8 +210,8 @@ def _bot_reason(agent: str, parsed: UserAgent) -> str:
 
 
 def _device_type(parsed: UserAgent) -> str:
-    # is_mobile first: user-agents' tablet test for Android is "no 'Mobile Safari'", which
-    # is only meaningful once the phone cases are out of the way.
+    # is_mobile first: user-agents' Android tablet test only asks that 'Mobile Safari' be absent,
+    # so some phone WebViews pass both tests, and the mobile test is the stricter of the two.
     if parsed.is_mobile:
         return "mobile"
     if parsed.is_tablet:
@@ -228,4 +228,4 @@ def _family(family: str | None) -> str:
 
 def _as_bot(agent: Enrichment, reason: str) -> Enrichment:
     """Turn a (possibly human-looking) agent into a bot for a reason found outside the agent."""
-    return replace(agent, is_bot=True, bot_reason=reason, device_type="bot")
+    return Enrichment(is_bot=True, bot_reason=reason, device_type="bot", os=agent.os, browser=agent.browser)

@@ -45,6 +45,7 @@ async def ensure_groups(redis: AnyRedis, streams: Sequence[str]) -> None:
 @dataclass
 class WriterStats:
     written: int = 0
+    round_trips: int = 0
     write_errors: int = 0
     # Acked-mode events whose request was answered before they reached Redis (Redis was down):
     # they are still retried, but were not durable when the 302 left.
@@ -125,15 +126,16 @@ class EventWriter:
         while True:
             if backoff:
                 await asyncio.sleep(backoff)
-            elif self._ack or self._closing:
+            elif self._closing:
+                if not self._buffer:
+                    return
+            elif self._ack:
                 await self._wakeup.wait()
             else:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._flush_interval)
             self._wakeup.clear()
             if not self._buffer:
-                if self._closing:
-                    return
                 continue
             batch, waiters = self._buffer[:MAX_PIPELINE], self._waiters[:MAX_PIPELINE]
             try:
@@ -150,6 +152,7 @@ class EventWriter:
             del self._buffer[: len(batch)]
             del self._waiters[: len(waiters)]
             self.stats.written += len(batch)
+            self.stats.round_trips += 1
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(True)
