@@ -82,6 +82,7 @@ DEAD_LETTER_COLUMNS = (
 _CLICK_STRINGS = ("click_id", "code", "channel", "campaign", "message", "utm_source", "utm_medium", "utm_campaign",
                   "utm_content", "utm_term", "recipient_ref", "destination_host", "referer", "ip_ref")
 MAX_PAYLOAD = 8192
+MAX_CLAIM = 1_000_000
 
 # insert(table, rows, columns, token): the seam tests use to make ClickHouse fail for real-looking reasons.
 InsertFn = Callable[[str, list[list[Any]], Sequence[tuple[str, str]], str], None]
@@ -256,12 +257,12 @@ class StreamLoader:
         await self._trim()
 
     async def _recover_own_pending(self) -> None:
-        # What this consumer read but did not acknowledge before it stopped: the same batch again.
-        while True:
-            batch = Batch(self.stream)
-            await self._read_into(batch, "0", self._batch_size, block_ms=None)
-            if not batch.ids:
-                return
+        # What this consumer read but did not acknowledge before it stopped is exactly its last batch
+        # (a batch is acknowledged whole before the next is read): read all of it back, whatever the
+        # batch size is now, so it gets the same tokens.
+        batch = Batch(self.stream)
+        await self._read_into(batch, "0", None, block_ms=None)
+        if batch.ids:
             await self._flush(batch)
 
     async def _fill(self, stop: asyncio.Event) -> Batch:
@@ -275,7 +276,7 @@ class StreamLoader:
             await self._read_into(batch, ">", self._batch_size - len(batch.ids), block_ms=block)
         return batch
 
-    async def _read_into(self, batch: Batch, start: str, count: int, block_ms: int | None) -> None:
+    async def _read_into(self, batch: Batch, start: str, count: int | None, block_ms: int | None) -> None:
         reply = await self._redis.xreadgroup(GROUP, self._consumer, {self.stream: start}, count=count, block=block_ms)
         for _, entries in reply or []:
             for entry_id, fields in entries:
@@ -338,17 +339,15 @@ class StreamLoader:
             if name == self._consumer:
                 continue
             pending = await self._redis.xpending_range(
-                self.stream, GROUP, min="-", max="+", count=self._batch_size, consumername=name,
-                idle=self._claim_idle_ms,
+                self.stream, GROUP, min="-", max="+", count=MAX_CLAIM, consumername=name
             )
-            ids = [p["message_id"] for p in pending]
-            if not ids:
+            # Only a consumer silent on all its entries is dead; its whole batch is claimed at once.
+            if not pending or min(p["time_since_delivered"] for p in pending) < self._claim_idle_ms:
                 continue
+            ids = [p["message_id"] for p in pending]
             claimed = await self._redis.xclaim(self.stream, GROUP, self._consumer, self._claim_idle_ms, ids)
             batch = Batch(self.stream)
-            claimed_ids = set()
             for entry_id, fields in claimed:
-                claimed_ids.add(entry_id)
                 if fields is None:
                     batch.ids.append(entry_id)
                 else:

@@ -15,7 +15,6 @@ from clickhouse_connect.driver.client import Client
 from tracker.clickhouse import ClickHouseTarget, ClickHouseUrlError, connect, parse_url
 from tracker.migrate import MIGRATIONS_DIR, Migration, MigrationError, applied_versions, load_migrations, migrate
 
-
 # SPEC section 6, in order; dead_letters from the loader's contract.
 SPEC_COLUMNS = {
     "clicks": [

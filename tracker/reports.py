@@ -1,0 +1,390 @@
+"""The campaign report (`GET /v1/reports/campaigns`): click metrics and attributed revenue per group.
+
+A request is parsed once into a frozen `ReportQuery` (every refusal an `InvalidReport` naming the parameter);
+`campaign_report` runs three queries and returns a `Report` that renders itself as JSON or CSV.
+
+Where the work happens: ClickHouse counts clicks and credits purchases (attribution.py) and returns one row per
+group (per group and share size for the credit), so Python only touches a few rows per group, never a click.
+Money stays exact end to end: ClickHouse adds Decimals, the linear 1/n shares are applied to those sums as
+fractions, and each figure is rounded once, half away from zero, at the end. Each figure is the rounding of its
+own exact value, so net_revenue can differ by a cent from the rounded revenue minus the rounded refunds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import pycountry
+
+from shortlinks.utm import InvalidUtm, normalise_utm_value
+from tracker.attribution import MODELS, PURCHASES_SQL, credit_sql, formula, window_sql
+from tracker.settings import Settings, parse_window
+
+__all__ = ["GROUP_KEYS", "METRICS", "MODELS", "InvalidReport", "Report", "ReportQuery", "campaign_report"]
+
+GROUP_KEYS: tuple[str, ...] = ("channel", "source", "medium", "campaign", "message", "content", "term", "day")
+METRICS: tuple[str, ...] = (
+    "clicks", "human_clicks", "bot_clicks", "unique_clickers", "orders", "revenue", "refunds",
+    "net_revenue", "aov", "conversion_rate", "revenue_per_click",
+)
+PARAMETERS: tuple[str, ...] = ("from", "to", "group_by", "model", "window", "currency", "exclude_tags", "format")
+DEFAULT_PERIOD = timedelta(days=30)
+MAX_PARAMETER_LENGTH = 1000
+MAX_EXCLUDE_TAGS = 50
+MAX_WINDOW = 3650 * 86400  # ten years: longer is a typo, and it would make every report scan all history
+MIN_YEAR, MAX_YEAR = 2000, 2199  # events before 2000 are refused at the door; DateTime64 ends in 2299
+
+# Group key -> clicks column. `day` is not here: it is the click's day for click metrics, the purchase's for
+# order metrics.
+CLICK_COLUMNS: dict[str, str] = {
+    "channel": "channel", "source": "utm_source", "medium": "utm_medium", "campaign": "campaign",
+    "message": "message", "content": "utm_content", "term": "utm_term",
+}
+_COUNTS = frozenset({"clicks", "human_clicks", "bot_clicks", "unique_clickers"})
+_MONEY = frozenset({"revenue", "refunds", "net_revenue", "aov", "revenue_per_click"})
+_PLACES = {**{name: 2 for name in _MONEY}, "orders": 4, "conversion_rate": 6}
+# Loaded once at import: pycountry parses its database lazily.
+_CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_CLICK_METRICS_SQL = """
+SELECT <group_columns>, count() AS clicks, countIf(NOT is_bot) AS human_clicks, countIf(is_bot) AS bot_clicks,
+       uniqExactIf(
+           (recipient_ref, if(recipient_ref = '', ip_ref, ''), if(recipient_ref = '', toDate(ts), toDate(0))),
+           NOT is_bot
+       ) AS unique_clickers
+FROM (
+    SELECT click_id, ts, is_bot, recipient_ref, ip_ref<click_columns>
+    FROM clicks
+    WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+      AND NOT hasAny(tags, {excluded:Array(String)})
+    LIMIT 1 BY click_id
+)
+GROUP BY <group_names>
+"""
+
+# Purchases of the period per currency: picks the default currency and gives the totals that the attributed
+# orders are subtracted from to get the unattributed ones.
+_PURCHASE_TOTALS_SQL = f"""
+SELECT currency, count() AS orders, toDecimal128(sum(value), 4) AS revenue
+FROM ({PURCHASES_SQL})
+WHERE currency != ''
+GROUP BY currency
+"""
+
+
+class InvalidReport(ValueError):
+    """A report parameter we refuse; the one-line message starts with the parameter's name."""
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """What a report is asked for, validated. `end` is exclusive; `window` None means per-channel windows."""
+
+    start: datetime
+    end: datetime
+    group_by: tuple[str, ...] = ("campaign",)
+    model: str = "last_click"
+    window: int | None = None
+    currency: str | None = None
+    exclude_tags: tuple[str, ...] = ()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str], now: datetime) -> ReportQuery:
+        """Parse the query string once. An empty value counts as absent: HTML forms send empty fields.
+
+        `format` is accepted and left to the endpoint; any other unknown parameter is refused, so a typo
+        (`groupby=`) does not silently give the default report.
+        """
+        unknown = sorted(set(params) - set(PARAMETERS))
+        if unknown:
+            raise InvalidReport(f"unknown parameter {unknown[0][:40]!r}; expected {', '.join(PARAMETERS)}")
+        values: dict[str, str] = {}
+        for name in PARAMETERS:
+            value = params.get(name)
+            if value is None:
+                continue
+            if len(value) > MAX_PARAMETER_LENGTH:
+                raise InvalidReport(f"{name}: longer than {MAX_PARAMETER_LENGTH} characters")
+            if value.strip():
+                values[name] = value.strip()
+
+        now = _utc(now)
+        end = _parse_instant("to", values["to"], is_end=True) if "to" in values else _truncate_ms(now)
+        start = _parse_instant("from", values["from"], is_end=False) if "from" in values else end - DEFAULT_PERIOD
+        if start >= end:
+            raise InvalidReport("from: must be before to")
+        return cls(
+            start=start,
+            end=end,
+            group_by=_parse_group_by(values.get("group_by", "campaign")),
+            model=_parse_model(values.get("model", "last_click")),
+            window=_parse_window(values["window"]) if "window" in values else None,
+            currency=_parse_currency(values["currency"]) if "currency" in values else None,
+            exclude_tags=_parse_tags(values.get("exclude_tags", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    """The answer: rows hold exact, already rounded Decimals (money 2 places, orders 4, rates 6) or None."""
+
+    query: ReportQuery
+    currency: str
+    formula: str
+    rows: list[dict[str, object]]
+    unattributed_orders: int = 0
+    unattributed_revenue: Decimal = field(default_factory=lambda: Decimal("0.00"))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: numbers as JSON numbers (counts int, the rest float), `to` the exclusive end."""
+        return {
+            "from": _iso(self.query.start),
+            "to": _iso(self.query.end),
+            "group_by": list(self.query.group_by),
+            "model": self.query.model,
+            "window": self.query.window,
+            "currency": self.currency,
+            "exclude_tags": list(self.query.exclude_tags),
+            "formula": self.formula,
+            "unattributed_orders": self.unattributed_orders,
+            "unattributed_revenue": float(self.unattributed_revenue),
+            "rows": [{name: _json_number(value) for name, value in row.items()} for row in self.rows],
+        }
+
+    def to_csv(self) -> str:
+        """Group keys in group_by order, then METRICS; plain fixed-point numbers, empty for null."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([*self.query.group_by, *METRICS])
+        for row in self.rows:
+            writer.writerow([_csv_cell(row[name]) for name in (*self.query.group_by, *METRICS)])
+        return out.getvalue()
+
+
+def campaign_report(client: Any, query: ReportQuery, settings: Settings) -> Report:
+    """Run the report. Blocking (the endpoint runs it in a thread); three queries, each one pass over its rows."""
+    window_expr, window_params, longest = window_sql(query.window, settings)
+    start_ms, end_ms = _epoch_ms(query.start), _epoch_ms(query.end)
+    params: dict[str, object] = {
+        "start": _ch_time(start_ms),
+        "end": _ch_time(end_ms),
+        # Clicks up to the longest window before the start can still be credited with a purchase inside it.
+        "scan_from": _ch_time(max(0, start_ms - longest * 1000)),
+        "excluded": list(query.exclude_tags),
+        **window_params,
+    }
+    totals = {row[0]: (int(row[1]), Decimal(row[2])) for row in client.query(_PURCHASE_TOTALS_SQL, parameters=params)
+              .result_rows}
+    currency = query.currency if query.currency is not None else _most_common(totals)
+    params["currency"] = currency
+
+    groups: dict[tuple[str, ...], _Group] = {}
+    n_keys = len(query.group_by)
+    for row in client.query(_click_metrics_sql(query.group_by), parameters=params).result_rows:
+        group = groups.setdefault(tuple(row[:n_keys]), _Group())
+        group.clicks, group.human_clicks, group.bot_clicks, group.unique_clickers = (int(v) for v in row[n_keys:])
+
+    click_keys = [(key, CLICK_COLUMNS[key]) for key in query.group_by if key != "day"]
+    credit = credit_sql(query.model, click_keys, query.group_by, window_expr)
+    for row in client.query(credit, parameters=params).result_rows:
+        share, credits, value_sum, refund_sum = row[n_keys:]
+        group = groups.setdefault(tuple(row[:n_keys]), _Group())
+        group.orders += Fraction(int(credits), int(share))
+        group.revenue += Fraction(value_sum) / int(share)
+        group.refunds += Fraction(refund_sum) / int(share)
+
+    rows = [group.row(query.group_by, keys) for keys, group in groups.items()]
+    rows.sort(key=lambda r: (-_decimal(r["net_revenue"]), -_int(r["clicks"]), [r[k] for k in query.group_by]))
+
+    total_orders, total_revenue = totals.get(currency, (0, Decimal(0)))
+    attributed_orders = sum((g.orders for g in groups.values()), Fraction(0))
+    attributed_revenue = sum((g.revenue for g in groups.values()), Fraction(0))
+    return Report(
+        query=query,
+        currency=currency,
+        formula=formula(query.model, currency, query.window, settings, query.exclude_tags),
+        rows=rows,
+        # Every credited order's shares add up to 1, so the attributed count is a whole number.
+        unattributed_orders=total_orders - round(attributed_orders),
+        unattributed_revenue=round_half_up(Fraction(total_revenue) - attributed_revenue, 2),
+    )
+
+
+@dataclass
+class _Group:
+    """One row being added up: exact counts and fractions until `row` rounds them."""
+
+    clicks: int = 0
+    human_clicks: int = 0
+    bot_clicks: int = 0
+    unique_clickers: int = 0
+    orders: Fraction = Fraction(0)
+    revenue: Fraction = Fraction(0)
+    refunds: Fraction = Fraction(0)
+
+    def row(self, group_by: tuple[str, ...], keys: tuple[str, ...]) -> dict[str, object]:
+        net = self.revenue - self.refunds
+        exact: dict[str, Fraction | int | None] = {
+            "clicks": self.clicks,
+            "human_clicks": self.human_clicks,
+            "bot_clicks": self.bot_clicks,
+            "unique_clickers": self.unique_clickers,
+            "orders": self.orders,
+            "revenue": self.revenue,
+            "refunds": self.refunds,
+            "net_revenue": net,
+            "aov": self.revenue / self.orders if self.orders else None,
+            "conversion_rate": self.orders / self.human_clicks if self.human_clicks else None,
+            "revenue_per_click": net / self.human_clicks if self.human_clicks else None,
+        }
+        row: dict[str, object] = dict(zip(group_by, keys, strict=True))
+        for name, value in exact.items():
+            row[name] = value if name in _COUNTS or value is None else round_half_up(Fraction(value), _PLACES[name])
+        return row
+
+
+def round_half_up(value: Fraction, places: int) -> Decimal:
+    """Exact rounding to `places` decimals, halves away from zero (0.005 -> 0.01, -0.005 -> -0.01)."""
+    scaled = value * 10**places
+    magnitude = (abs(scaled.numerator) * 2 + scaled.denominator) // (2 * scaled.denominator)
+    return Decimal(magnitude if scaled >= 0 else -magnitude).scaleb(-places)
+
+
+def _click_metrics_sql(group_by: tuple[str, ...]) -> str:
+    columns = [CLICK_COLUMNS[key] for key in group_by if key != "day"]
+    group_columns = ", ".join(
+        "toString(toDate(ts)) AS g_day" if key == "day" else f"toString({CLICK_COLUMNS[key]}) AS g_{key}"
+        for key in group_by
+    )
+    return (
+        _CLICK_METRICS_SQL.replace("<group_columns>", group_columns)
+        .replace("<click_columns>", "".join(f", {column}" for column in columns))
+        .replace("<group_names>", ", ".join(f"g_{key}" for key in group_by))
+    )
+
+
+def _most_common(totals: Mapping[str, tuple[int, Decimal]]) -> str:
+    """The currency with most purchases in the period (ties: alphabetical); '' when there are none."""
+    if not totals:
+        return ""
+    return min(totals, key=lambda currency: (-totals[currency][0], currency))
+
+
+def _parse_instant(name: str, text: str, *, is_end: bool) -> datetime:
+    """ISO date or date-time; naive means UTC. A date `to` is inclusive: it ends at the next midnight."""
+    problem = f"{name}: expected an ISO date (2026-11-01) or date-time (2026-11-01T12:30:00Z), got {text[:40]!r}"
+    try:
+        if not any(mark in text for mark in "T t:"):
+            day = date.fromisoformat(text)
+            parsed = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1 if is_end else 0)
+        else:
+            parsed = _utc(datetime.fromisoformat(text))
+    except (ValueError, OverflowError):
+        raise InvalidReport(problem) from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise InvalidReport(f"{name}: out of range (years {MIN_YEAR} to {MAX_YEAR})")
+    return _truncate_ms(parsed)
+
+
+def _parse_group_by(text: str) -> tuple[str, ...]:
+    keys: list[str] = []
+    for raw in text.split(","):
+        key = raw.strip().lower()
+        if key not in GROUP_KEYS:
+            raise InvalidReport(f"group_by: unknown key {raw.strip()[:40]!r}; expected {', '.join(GROUP_KEYS)}")
+        if key in keys:
+            raise InvalidReport(f"group_by: {key!r} given twice")
+        keys.append(key)
+    return tuple(keys)
+
+
+def _parse_model(text: str) -> str:
+    if text not in MODELS:
+        raise InvalidReport(f"model: unknown model {text[:40]!r}; expected {', '.join(MODELS)}")
+    return text
+
+
+def _parse_window(text: str) -> int:
+    try:
+        seconds = parse_window(text)
+    except ValueError as exc:
+        raise InvalidReport(f"window: {exc}") from None
+    if seconds > MAX_WINDOW:
+        raise InvalidReport(f"window: at most {MAX_WINDOW // 86400}d")
+    return seconds
+
+
+def _parse_currency(text: str) -> str:
+    code = text.upper()
+    if code not in _CURRENCIES:
+        raise InvalidReport(f"currency: {text[:40]!r} is not an ISO 4217 currency code")
+    return code
+
+
+def _parse_tags(text: str) -> tuple[str, ...]:
+    """Normalised like link tags are when a link is created (trimmed, lower-case, spaces -> '_')."""
+    tags: list[str] = []
+    for raw in text.split(","):
+        try:
+            tag = normalise_utm_value(raw)
+        except InvalidUtm as exc:
+            raise InvalidReport(f"exclude_tags: {exc}") from None
+        if tag and tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_EXCLUDE_TAGS:
+        raise InvalidReport(f"exclude_tags: at most {MAX_EXCLUDE_TAGS}")
+    return tuple(tags)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _truncate_ms(moment: datetime) -> datetime:
+    """Events are stored to the millisecond; so are the bounds, so what the JSON shows is what was queried."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _ch_time(ms: int) -> str:
+    """A DateTime64(3, 'UTC') parameter as text: exact to the millisecond whatever the server's time zone."""
+    moment = _EPOCH + timedelta(milliseconds=ms)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _decimal(value: object) -> Decimal:
+    assert isinstance(value, Decimal)
+    return value
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def _json_number(value: object) -> object:
+    # JSON has one number type; a rounded Decimal becomes the float that prints as the same digits.
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
