@@ -95,7 +95,7 @@ class LinkCache(Generic[T]):
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def _follow_changes(self, block_ms: int = 500) -> None:
+    async def _follow_changes(self, block_ms: int = 200) -> None:
         last_id: str | None = None
         while True:
             try:
