@@ -16,6 +16,7 @@ from shortlinks.codes import CodeGenerator
 from shortlinks.link_store import LinkStore
 from shortlinks.redis_connection import AnyRedis, connect_redis
 from tracker.auth import BearerAuth
+from tracker.conversions_api import ConversionsApi
 from tracker.event_stream import ConversionRecorder, ensure_groups, stream_names
 from tracker.health import health_routes
 from tracker.http_json import ApiError, error_response
@@ -36,7 +37,11 @@ class Admin:
         self.store = LinkStore(self.redis, CodeGenerator(settings.secret))
         self.recorder = ConversionRecorder(self.redis, self.streams)
         self.clickhouse = clickhouse
-        routes = [*LinksApi(settings, self.store).routes(), *health_routes(self.redis)]
+        routes = [
+            *LinksApi(settings, self.store).routes(),
+            *ConversionsApi(settings, self.recorder).routes(),
+            *health_routes(self.redis),
+        ]
         self.app = Starlette(
             routes=routes,
             middleware=[Middleware(BearerAuth, keys=settings.api_keys)],

@@ -49,8 +49,8 @@ class Edge:
         self.pixel = Pixel(settings, ConversionRecorder(self.redis, self.streams))
         self.app = Starlette(
             routes=[
-                Route("/px.gif", self.pixel, methods=["GET"]),
-                Route("/t.js", StorefrontScript(settings), methods=["GET", "HEAD"]),
+                Route("/px.gif", self.pixel.serve, methods=["GET"]),
+                Route("/t.js", StorefrontScript(settings).serve, methods=["GET", "HEAD"]),
                 Route("/robots.txt", robots, methods=["GET", "HEAD"]),
                 *health_routes(self.redis),
             ],

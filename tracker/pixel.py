@@ -37,7 +37,7 @@ class Pixel:
         self._settings = settings
         self._recorder = recorder
 
-    async def __call__(self, request: Request) -> Response:
+    async def serve(self, request: Request) -> Response:
         if len(request.scope.get("query_string", b"")) > MAX_QUERY_BYTES:
             return rejected("field_too_long")
         params = request.query_params
@@ -72,7 +72,7 @@ class StorefrontScript:
         self.body = body.encode()
         self.version = hashlib.sha256(self.body).hexdigest()[:16]
 
-    async def __call__(self, request: Request) -> Response:
+    async def serve(self, request: Request) -> Response:
         if request.query_params.get("v") == self.version:
             cache = "public, max-age=31536000, immutable"
         else:
