@@ -21,6 +21,7 @@ from tracker.event_stream import ConversionRecorder, ensure_groups, stream_names
 from tracker.health import health_routes
 from tracker.http_json import ApiError, error_response
 from tracker.links_api import LinksApi
+from tracker.metrics import metrics_routes
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.admin")
@@ -41,6 +42,7 @@ class Admin:
             *LinksApi(settings, self.store).routes(),
             *ConversionsApi(settings, self.recorder).routes(),
             *health_routes(self.redis),
+            *metrics_routes(),
         ]
         self.app = Starlette(
             routes=routes,

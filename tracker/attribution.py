@@ -34,12 +34,11 @@ MODELS: tuple[str, ...] = ("last_click", "first_click", "linear")
 
 # Purchases of the report, each order once. Only orders with a purchase row inside the range are grouped, and
 # rows at or after `end` cannot be the earliest of such an order, so the dedup reads a small slice of the table.
-# min() over the tuple keeps the earliest row whole (ties broken by the rest of the row, so it is deterministic).
 PURCHASES_SQL = """
-    SELECT order_id, first.1 AS ts, first.2 AS currency, first.3 AS value, first.4 AS click_id,
-           first.5 AS recipient_ref
+    SELECT order_id, first_ts AS ts, first.1 AS currency, first.2 AS value, first.3 AS click_id,
+           first.4 AS recipient_ref
     FROM (
-        SELECT order_id, min((ts, currency, value, click_id, recipient_ref)) AS first
+        SELECT order_id, min(ts) AS first_ts, argMin((currency, value, click_id, recipient_ref), ts) AS first
         FROM conversions
         WHERE type = 'purchase' AND ts < {end:DateTime64(3, 'UTC')}
           AND order_id IN (
@@ -48,7 +47,7 @@ PURCHASES_SQL = """
           )
         GROUP BY order_id
     )
-    WHERE ts >= {start:DateTime64(3, 'UTC')}
+    WHERE first_ts >= {start:DateTime64(3, 'UTC')}
 """
 
 # Orders, money and refunds per (group, n); the caller divides by n. Placeholders in <...> are filled from
@@ -104,14 +103,14 @@ credited AS (
     SELECT * FROM chosen WHERE <credit_filter>
 ),
 refunds AS (
-    SELECT order_id, first.3 AS value
+    SELECT order_id, first.2 AS value
     FROM (
-        SELECT order_id, min((ts, currency, value, click_id, recipient_ref)) AS first
+        SELECT order_id, argMin((currency, value), ts) AS first
         FROM conversions
         WHERE type = 'refund' AND order_id IN (SELECT order_id FROM purchases)
         GROUP BY order_id
     )
-    WHERE first.2 = {currency:String}
+    WHERE first.1 = {currency:String}
 )
 SELECT <group_columns>, <share> AS n, count() AS credits,
        toDecimal128(sum(c.value), 4) AS value_sum, toDecimal128(sum(ifNull(r.value, 0)), 4) AS refund_sum

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
 
 import uvicorn
@@ -53,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(run_dev(args.host, args.edge_port, args.admin_port, args.data, args.demo))
         elif args.command == "edge":
             Settings.from_env().require("TRACKER_REDIS_URL", "TRACKER_SECRET")
+            if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+                # Before any worker imports prometheus_client: /metrics then sums every worker.
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tracker-metrics-")
             serve("tracker.edge:app_from_env", args.host, args.port, args.workers, args.forwarded_allow_ips)
         elif args.command == "admin":
             Settings.from_env().require("TRACKER_REDIS_URL", "TRACKER_SECRET", "TRACKER_API_KEYS")

@@ -14,6 +14,7 @@ from shortlinks.recipient import RecipientKeyer
 from tracker.conversion import Conversion, InvalidConversion
 from tracker.event_stream import ConversionRecorder
 from tracker.http_json import ApiError, json_response, read_json
+from tracker.metrics import CONVERSIONS
 from tracker.pixel import conversion_identity
 from tracker.settings import Settings
 
@@ -40,6 +41,7 @@ class ConversionsApi:
             try:
                 conversions.append(Conversion.from_api(item, self._keyer, now_ms))
             except InvalidConversion as exc:
+                CONVERSIONS.labels("api", "rejected").inc()
                 where = f"body[{index}]: " if isinstance(body, list) else ""
                 raise ApiError(422, f"{where}{exc}") from None
         try:
@@ -49,4 +51,6 @@ class ConversionsApi:
         except (RedisError, OSError):
             raise ApiError(503, "event store unavailable, nothing was recorded; retry later") from None
         new = sum(accepted)
+        CONVERSIONS.labels("api", "accepted").inc(new)
+        CONVERSIONS.labels("api", "duplicate").inc(len(accepted) - new)
         return json_response({"accepted": new, "duplicates": len(accepted) - new}, 202)

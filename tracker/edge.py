@@ -23,6 +23,7 @@ from tracker.click import IpKeyer
 from tracker.event_stream import ConversionRecorder, EventWriter, ensure_groups, stream_names
 from tracker.health import health_routes
 from tracker.link_cache import LinkCache
+from tracker.metrics import metrics_routes
 from tracker.pixel import Pixel, StorefrontScript
 from tracker.redirect import NOT_FOUND_PAGE, Redirect, RedirectTarget
 from tracker.settings import Settings
@@ -53,6 +54,7 @@ class Edge:
                 Route("/t.js", StorefrontScript(settings).serve, methods=["GET", "HEAD"]),
                 Route("/robots.txt", robots, methods=["GET", "HEAD"]),
                 *health_routes(self.redis),
+                *metrics_routes(),
             ],
             lifespan=self.lifespan,
         )

@@ -20,6 +20,7 @@ from typing import Literal
 from redis.exceptions import RedisError, ResponseError
 
 from shortlinks.redis_connection import AnyRedis
+from tracker.metrics import EVENT_WRITE_ERRORS, EVENTS_DROPPED, EVENTS_UNCONFIRMED, EVENTS_WRITTEN
 
 GROUP = "loader"
 FIELD = b"e"
@@ -118,6 +119,7 @@ class EventWriter:
                 self._task.cancel()
         if self._buffer:
             self.stats.dropped += len(self._buffer)
+            EVENTS_DROPPED.inc(len(self._buffer))
             log.error("event writer closed with %d events not written to Redis", len(self._buffer))
             self._release(False)
 
@@ -142,16 +144,20 @@ class EventWriter:
                 await asyncio.wait_for(self._write(batch), WRITE_TIMEOUT)
             except (RedisError, OSError, TimeoutError) as exc:
                 self.stats.write_errors += 1
+                EVENT_WRITE_ERRORS.inc()
                 backoff = min(max(backoff * 2, 0.05), 1.0)
                 log.warning("event write failed (%s); %d events kept for retry", type(exc).__name__, len(batch))
                 # Fail open: the redirects waiting on this write are answered now; their events stay buffered.
-                self.stats.answered_unconfirmed += sum(1 for w in self._waiters if not w.done())
+                unconfirmed = sum(1 for w in self._waiters if not w.done())
+                self.stats.answered_unconfirmed += unconfirmed
+                EVENTS_UNCONFIRMED.inc(unconfirmed)
                 self._release(False)
                 continue
             backoff = 0.0
             del self._buffer[: len(batch)]
             del self._waiters[: len(waiters)]
             self.stats.written += len(batch)
+            EVENTS_WRITTEN.inc(len(batch))
             self.stats.round_trips += 1
             for waiter in waiters:
                 if not waiter.done():

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from shortlinks.link import Link
 from shortlinks.link_store import LinkStore
+from tracker.metrics import LINK_CACHE
 
 T = TypeVar("T")
 log = logging.getLogger("tracker.link_cache")
@@ -30,12 +31,7 @@ class _Entry(Generic[T]):
     fresh_until: float
 
 
-@dataclass
-class CacheStats:
-    hits: int = 0
-    misses: int = 0
-    stale_served: int = 0
-    invalidations: int = 0
+HITS, MISSES, STALE = (LINK_CACHE.labels(result) for result in ("hit", "miss", "stale"))
 
 
 class LinkCache(Generic[T]):
@@ -54,7 +50,6 @@ class LinkCache(Generic[T]):
         self._max_entries = max_entries
         self._entries: dict[str, _Entry[T]] = {}
         self._task: asyncio.Task[None] | None = None
-        self.stats = CacheStats()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -63,15 +58,15 @@ class LinkCache(Generic[T]):
         """The compiled link, or None when there is no such link."""
         entry = self._entries.get(code)
         if entry is not None and entry.fresh_until > time.monotonic():
-            self.stats.hits += 1
+            HITS.inc()
             return entry.value
-        self.stats.misses += 1
+        MISSES.inc()
         try:
             record = await self._store.get_record(code)
         except (RedisError, OSError):
             if entry is None:
                 raise
-            self.stats.stale_served += 1
+            STALE.inc()
             return entry.value
         value = None if record is None else self._compile(Link.from_record(record))
         if len(self._entries) >= self._max_entries:
@@ -82,7 +77,6 @@ class LinkCache(Generic[T]):
 
     def invalidate(self, code: str) -> None:
         self._entries.pop(code, None)
-        self.stats.invalidations += 1
 
     def clear(self) -> None:
         self._entries.clear()

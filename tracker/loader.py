@@ -34,6 +34,7 @@ from shortlinks.redis_connection import AnyRedis
 from tracker.conversion import Conversion, InvalidConversion
 from tracker.enrichment import classify
 from tracker.event_stream import FIELD, GROUP, ensure_groups
+from tracker.metrics import LOADER_DEAD_LETTERS, LOADER_INSERT_ERRORS, LOADER_ROWS, STREAM_LENGTH, STREAM_PENDING
 
 log = logging.getLogger("tracker.loader")
 
@@ -293,6 +294,7 @@ class StreamLoader:
                 break
             except Exception as exc:  # noqa: BLE001 - any failure: keep the batch, retry the same tokens
                 self.stats.insert_errors += 1
+                LOADER_INSERT_ERRORS.inc()
                 log.warning("insert of %d entries from %s failed (%s); retrying in %.1fs",
                             len(batch.ids), self.stream, type(exc).__name__, backoff)
                 await asyncio.sleep(backoff)
@@ -312,6 +314,9 @@ class StreamLoader:
         self.stats.clicks += len(batch.clicks)
         self.stats.conversions += len(batch.conversions)
         self.stats.dead_letters += len(batch.dead)
+        LOADER_ROWS.labels("clicks").inc(len(batch.clicks))
+        LOADER_ROWS.labels("conversions").inc(len(batch.conversions))
+        LOADER_DEAD_LETTERS.inc(len(batch.dead))
         self.stats.last_insert_at = time.time()
 
     def _insert_batch(self, batch: Batch) -> None:
@@ -376,11 +381,23 @@ class StreamLoader:
             return
         removed = await self._redis.xtrim(self.stream, minid=f"{floor[0]}-{floor[1]}", approximate=False)
         self.stats.trimmed += int(removed or 0)
-        self.stats.lag_entries[self.stream] = int(await self._redis.xlen(self.stream))
+        await self.observe()
+
+    async def observe(self) -> None:
+        """Stream length for /metrics. Trimming keeps only what a group has not acknowledged, so right
+        after a trim the length is the loader's lag: entries not yet read plus read but not yet loaded."""
+        length = int(await self._redis.xlen(self.stream))
+        STREAM_LENGTH.labels(self.stream).set(length)
+        STREAM_PENDING.labels(self.stream).set(length)
+        self.stats.lag_entries[self.stream] = length
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _id_key(entry_id: bytes | str) -> tuple[int, int]:
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    text = _text(entry_id)
     ms, _, seq = text.partition("-")
     return int(ms), int(seq or 0)
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from tracker.conversion import Conversion, InvalidConversion
 from tracker.event_stream import ConversionRecorder
+from tracker.metrics import CONVERSIONS
 from tracker.settings import Settings
 
 # The classic 43-byte transparent 1x1 GIF.
@@ -29,6 +30,7 @@ def conversion_identity(conversion: Conversion) -> str:
 
 
 def rejected(reason: str, status: int = 400) -> Response:
+    CONVERSIONS.labels("pixel", "rejected" if status == 400 else "unavailable").inc()
     return Response(b"", status, headers={"x-tracker-error": reason, "cache-control": "no-store"})
 
 
@@ -55,9 +57,12 @@ class Pixel:
         except InvalidConversion as exc:
             return rejected(exc.reason)
         try:
-            await self._recorder.record([(conversion_identity(conversion), orjson.dumps(conversion.to_event()))])
+            [accepted] = await self._recorder.record(
+                [(conversion_identity(conversion), orjson.dumps(conversion.to_event()))]
+            )
         except (RedisError, OSError):
             return rejected("unavailable", 503)
+        CONVERSIONS.labels(conversion.source, "accepted" if accepted else "duplicate").inc()
         return Response(TRANSPARENT_GIF, 200, media_type="image/gif", headers={"cache-control": "no-store"})
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ from shortlinks.link import Link
 from tracker.click import ClickRequest, IpKeyer, new_click_id
 from tracker.event_stream import EventWriter
 from tracker.link_cache import LinkCache
+from tracker.metrics import REDIRECT_SECONDS, REDIRECTS
 from tracker.settings import Settings
 
 NOT_FOUND_PAGE = (
@@ -47,6 +49,7 @@ def html_response_start(status: int, body: bytes) -> dict[str, Any]:
 NOT_FOUND_START = html_response_start(404, NOT_FOUND_PAGE)
 UNAVAILABLE_START = html_response_start(503, UNAVAILABLE_PAGE)
 EMPTY_BODY = {"type": "http.response.body", "body": b""}
+SERVED = {status: REDIRECTS.labels(str(status)) for status in (302, 404, 503)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +115,9 @@ class Redirect:
         self._cache = cache
         self._writer = writer
         self._ip = ip_keyer
-        self.served = {302: 0, 404: 0, 503: 0}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        started = perf_counter()
         code = scope["path"][1:]
         try:
             target = await self._cache.get(code) if is_well_formed(code) else None
@@ -126,7 +129,6 @@ class Redirect:
         click_id = new_click_id()
         request = ClickRequest.from_scope(scope)
         await self._writer.append(target.click_event(click_id, request, now, self._ip.ref(request.client)))
-        self.served[302] += 1
         await send({
             "type": "http.response.start",
             "status": 302,
@@ -138,8 +140,10 @@ class Redirect:
             ],
         })
         await send(EMPTY_BODY)
+        SERVED[302].inc()
+        REDIRECT_SECONDS.observe(perf_counter() - started)
 
     async def _respond(self, send: Any, status: int, start: dict[str, Any], body: bytes) -> None:
-        self.served[status] += 1
+        SERVED[status].inc()
         await send(start)
         await send({"type": "http.response.body", "body": body})

@@ -54,18 +54,18 @@ _PLACES = {**{name: 2 for name in _MONEY}, "orders": 4, "conversion_rate": 6}
 _CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+# Dedup first: a click_id stored twice (an insert retried) is one click.
 _CLICK_METRICS_SQL = """
-SELECT <group_columns>, count() AS clicks, countIf(NOT is_bot) AS human_clicks, countIf(is_bot) AS bot_clicks,
+SELECT <group_columns>, count() AS clicks, countIf(NOT bot) AS human_clicks, countIf(bot) AS bot_clicks,
        uniqExactIf(
-           (recipient_ref, if(recipient_ref = '', ip_ref, ''), if(recipient_ref = '', toDate(ts), toDate(0))),
-           NOT is_bot
+           (recipient, if(recipient = '', ip, ''), if(recipient = '', toDate(click_ts), toDate(0))), NOT bot
        ) AS unique_clickers
 FROM (
-    SELECT click_id, ts, is_bot, recipient_ref, ip_ref<click_columns>
+    SELECT any(ts) AS click_ts, any(is_bot) AS bot, any(recipient_ref) AS recipient, any(ip_ref) AS ip<click_columns>
     FROM clicks
     WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
       AND NOT hasAny(tags, {excluded:Array(String)})
-    LIMIT 1 BY click_id
+    GROUP BY click_id
 )
 GROUP BY <group_names>
 """
@@ -259,14 +259,13 @@ def round_half_up(value: Fraction, places: int) -> Decimal:
 
 
 def _click_metrics_sql(group_by: tuple[str, ...]) -> str:
-    columns = [CLICK_COLUMNS[key] for key in group_by if key != "day"]
+    keys = [key for key in group_by if key != "day"]
     group_columns = ", ".join(
-        "toString(toDate(ts)) AS g_day" if key == "day" else f"toString({CLICK_COLUMNS[key]}) AS g_{key}"
-        for key in group_by
+        "toString(toDate(click_ts)) AS g_day" if key == "day" else f"toString(k_{key}) AS g_{key}" for key in group_by
     )
     return (
         _CLICK_METRICS_SQL.replace("<group_columns>", group_columns)
-        .replace("<click_columns>", "".join(f", {column}" for column in columns))
+        .replace("<click_columns>", "".join(f", any({CLICK_COLUMNS[key]}) AS k_{key}" for key in keys))
         .replace("<group_names>", ", ".join(f"g_{key}" for key in group_by))
     )
 

@@ -25,7 +25,7 @@ KEYER = RecipientKeyer(SECRET)
 NOW_MS = 1_750_000_000_000  # 2025-06-15T15:06:40Z
 PHONE = "+44 20 7946 0958"
 EMAIL = "Jane.Doe@Example.com"
-T_JS = Path(__file__).resolve().parents[1] / "tracker" / "static" / "t.js"
+T_JS = Path(__file__).resolve().parents[2] / "tracker" / "static" / "t.js"
 
 
 def api(**fields: object) -> Conversion:

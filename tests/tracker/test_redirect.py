@@ -55,9 +55,7 @@ def test_redirect_is_302_to_tagged_location_with_click_id_cookie_and_no_store(st
     assert location.endswith("#frag")
     click_id = parse_qs(urlsplit(location).query)["sclid"][0]
     assert len(click_id) <= 26 and click_id.replace("-", "").replace("_", "").isalnum()
-    assert reply.headers["set-cookie"] == (
-        f"sclid={click_id}; Max-Age=86400; Path=/; Secure; HttpOnly; SameSite=Lax"
-    )
+    assert reply.headers["set-cookie"] == (f"sclid={click_id}; Max-Age=86400; Path=/; Secure; HttpOnly; SameSite=Lax")
     assert reply.headers["cache-control"] == "no-store"
 
     events = wait_until(stack.events, message="the click event in the stream")
@@ -99,8 +97,16 @@ def test_unknown_malformed_disabled_and_expired_codes_get_the_same_404_page(stac
     expired = stack.link()
     stack.admin.patch(f"/v1/links/{expired['code']}", json={"expires_at": "2020-01-01T00:00:00Z"})
     pages = []
-    for path in ("/Zz9Zz9Zz", "/bad!code", "/x", "/" + "a" * 40, f"/{disabled['code']}", f"/{expired['code']}",
-                 "/a/b", "/%2F%2Fevil.example"):
+    for path in (
+        "/Zz9Zz9Zz",
+        "/bad!code",
+        "/x",
+        "/" + "a" * 40,
+        f"/{disabled['code']}",
+        f"/{expired['code']}",
+        "/a/b",
+        "/%2F%2Fevil.example",
+    ):
         reply = stack.edge.get(path)
         assert reply.status_code == 404, path
         assert reply.headers["content-type"].startswith("text/html")
@@ -114,8 +120,11 @@ def test_patch_is_seen_by_the_edge_within_one_second(stack):
     link = stack.link()
     assert stack.edge.get(f"/{link['code']}").status_code == 302  # now cached
     stack.admin.patch(f"/v1/links/{link['code']}", json={"destination": "https://shop.example/new"})
-    wait_until(lambda: "/new?" in stack.edge.get(f"/{link['code']}").headers.get("location", ""), timeout=1.0,
-               message="the new destination")
+    wait_until(
+        lambda: "/new?" in stack.edge.get(f"/{link['code']}").headers.get("location", ""),
+        timeout=1.0,
+        message="the new destination",
+    )
     stack.admin.patch(f"/v1/links/{link['code']}", json={"disabled": True})
     wait_until(lambda: stack.edge.get(f"/{link['code']}").status_code == 404, timeout=1.0, message="a 404")
 
@@ -129,8 +138,9 @@ def test_edge_serves_robots_and_health(stack):
 def test_cookie_domain_is_added_when_configured(redis_url):
     settings = make_settings(redis_url, TRACKER_COOKIE_DOMAIN=".shop.example")
     with serve_in_thread(Admin(settings).app) as admin_url, serve_in_thread(Edge(settings)) as edge_url:
-        code = httpx.post(f"{admin_url}/v1/links", json={"destination": "https://shop.example/"},
-                          headers=AUTH).json()["code"]
+        code = httpx.post(f"{admin_url}/v1/links", json={"destination": "https://shop.example/"}, headers=AUTH).json()[
+            "code"
+        ]
         cookie = httpx.get(f"{edge_url}/{code}").headers["set-cookie"]
     assert cookie.endswith("; Max-Age=604800; Path=/; Secure; HttpOnly; SameSite=Lax; Domain=.shop.example")
 
@@ -138,11 +148,48 @@ def test_cookie_domain_is_added_when_configured(redis_url):
 def test_ack_mode_has_the_event_in_redis_before_the_302_arrives(redis_url, sync_redis):
     settings = make_settings(redis_url, TRACKER_DURABILITY="ack")
     with serve_in_thread(Admin(settings).app) as admin_url, serve_in_thread(Edge(settings)) as edge_url:
-        code = httpx.post(f"{admin_url}/v1/links", json={"destination": "https://shop.example/"},
-                          headers=AUTH).json()["code"]
+        code = httpx.post(f"{admin_url}/v1/links", json={"destination": "https://shop.example/"}, headers=AUTH).json()[
+            "code"
+        ]
         with httpx.Client() as client:
             for n in range(1, 21):
                 location = client.get(f"{edge_url}/{code}").headers["location"]
                 entries = sync_redis.xrange(stream_names(1)[0])
                 assert len(entries) == n  # read right after the reply: no waiting
                 assert orjson.loads(entries[-1][1][b"e"])["click_id"] == location.rsplit("sclid=", 1)[1]
+
+
+def metric(text: str, name: str) -> float:
+    """Sum of every sample of `name` (all label sets) in a Prometheus exposition."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_count_redirects_by_status_latency_and_cache_hits(stack):
+    link = stack.link()
+    before = stack.edge.get("/metrics").text
+    for _ in range(5):
+        stack.edge.get(f"/{link['code']}")
+    stack.edge.get("/Zz9Zz9Zz")
+    after = stack.edge.get("/metrics").text
+    assert 'tracker_redirects_total{status="302"}' in after
+    assert (
+        metric(after, 'tracker_redirects_total{status="302"}') - metric(before, 'tracker_redirects_total{status="302"}')
+        == 5
+    )
+    assert (
+        metric(after, 'tracker_redirects_total{status="404"}') - metric(before, 'tracker_redirects_total{status="404"}')
+        == 1
+    )
+    assert (
+        metric(after, "tracker_redirect_duration_seconds_count")
+        - metric(before, "tracker_redirect_duration_seconds_count")
+        == 5
+    )
+    assert metric(after, 'tracker_link_cache_lookups_total{result="hit"}') > metric(
+        before, 'tracker_link_cache_lookups_total{result="hit"}'
+    )
+    assert "tracker_events_written_total" in after and "tracker_events_dropped_total" in after
