@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from tracker.json_logs import LOGGING_CONFIG, configure_logging
 from tracker.settings import Settings, SettingsError
 
 
@@ -43,11 +44,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     loader = commands.add_parser("loader", help="moves events from the Redis stream into ClickHouse")
     loader.add_argument("--name", default=socket.gethostname(),
                         help="consumer name; keep it stable across restarts, unique per running loader")
+    loader.add_argument("--host", default="127.0.0.1", help="address of /healthz, /readyz and /metrics")
+    loader.add_argument("--port", type=int, default=8082, help="port of /healthz, /readyz and /metrics; 0: none")
 
     commands.add_parser("migrate", help="apply the ClickHouse schema (idempotent)")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     try:
         if args.command == "dev":
             from tracker.dev import run_dev
@@ -63,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             Settings.from_env().require("TRACKER_REDIS_URL", "TRACKER_SECRET", "TRACKER_API_KEYS")
             serve("tracker.admin:app_from_env", args.host, args.port, 1, args.forwarded_allow_ips)
         elif args.command == "loader":
-            asyncio.run(run_loader(Settings.from_env(), args.name))
+            asyncio.run(run_loader(Settings.from_env(), args.name, args.host, args.port))
         elif args.command == "migrate":
             run_migrate(Settings.from_env())
     except SettingsError as exc:
@@ -83,6 +86,7 @@ def serve(factory: str, host: str, port: int, workers: int, forwarded_allow_ips:
         access_log=False,
         server_header=False,
         log_level="warning",
+        log_config=LOGGING_CONFIG,
         proxy_headers=True,
         forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=10,
@@ -105,20 +109,41 @@ def run_migrate(settings: Settings) -> None:
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none, schema is up to date'}")
 
 
-async def run_loader(settings: Settings, name: str) -> None:
+async def run_loader(settings: Settings, name: str, host: str, port: int) -> None:
+    from starlette.applications import Starlette
+
     from shortlinks.redis_connection import connect_redis
     from tracker.event_stream import stream_names
+    from tracker.health import health_routes
     from tracker.loader import Loader, clickhouse_inserter
+    from tracker.metrics import metrics_routes
+    from tracker.serving import EmbeddedServer, uvicorn_config
 
     settings.require("TRACKER_REDIS_URL")
     client = connect_clickhouse(settings)
-    streams = stream_names(settings.event_streams)
-    loader = Loader(connect_redis(settings.redis_url), clickhouse_inserter(client), streams, name)
+    redis = connect_redis(settings.redis_url)
+    loader = Loader(redis, clickhouse_inserter(client), stream_names(settings.event_streams), name)
+
+    async def clickhouse_answers() -> bool:
+        try:
+            return bool(await asyncio.to_thread(client.ping))
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return False
+
+    server = None
+    if port:
+        app = Starlette(routes=[*health_routes(redis, clickhouse_answers), *metrics_routes()])
+        server = EmbeddedServer(uvicorn_config(app, host, port))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, loader.stop.set)
+    serving = asyncio.create_task(server.serve()) if server else None
     await loader.run()
-    logging.getLogger("tracker.loader").info("stopped: %s", loader.stats)
+    if server and serving:
+        server.should_exit = True
+        await serving
+    logging.getLogger("tracker.loader").info("stopped after loading %d clicks and %d conversions",
+                                             loader.stats.clicks, loader.stats.conversions)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from typing import Any
 
 import uvicorn
 
+from tracker.json_logs import LOGGING_CONFIG
+
 
 def uvicorn_config(
     app: Any, host: str, port: int, *, forwarded_allow_ips: str = "127.0.0.1", **extra: Any
@@ -22,6 +24,7 @@ def uvicorn_config(
         access_log=False,
         server_header=False,
         log_level="warning",
+        log_config=LOGGING_CONFIG,
         proxy_headers=True,
         forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=10,

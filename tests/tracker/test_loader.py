@@ -22,6 +22,7 @@ from tests.conftest import API_KEY, SECRET, make_settings
 from tests.servers import serve_in_thread, wait_until
 from tracker.admin import Admin
 from tracker.edge import Edge
+from tracker.embedded_redis import free_port
 from tracker.event_stream import GROUP, ensure_groups, stream_names
 from tracker.loader import Loader, clickhouse_inserter
 
@@ -216,7 +217,9 @@ def test_kill_9_between_insert_and_xack_then_restart_is_still_exactly_once(redis
     assert crashed.returncode == -9  # killed right after its first insert, before XACK
     assert sync_redis.xpending(STREAM, GROUP)["pending"] > 0  # the inserted batch is still unacknowledged
 
-    loader = subprocess.Popen([sys.executable, "-m", "tracker.cli", "loader", "--name", "loader-a"], env=env)
+    port = free_port()
+    loader = subprocess.Popen([sys.executable, "-m", "tracker.cli", "loader", "--name", "loader-a",
+                               "--port", str(port)], env=env)
     try:
         def all_loaded() -> bool:
             group = sync_redis.xinfo_groups(STREAM)[0]
@@ -224,6 +227,10 @@ def test_kill_9_between_insert_and_xack_then_restart_is_still_exactly_once(redis
             return group["pending"] == 0 and group["last-delivered-id"] == last
 
         wait_until(all_loaded, timeout=120, interval=0.1, message="the restarted loader to acknowledge everything")
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
+        assert ready == {"status": "ready", "checks": {"redis": True, "clickhouse": True}}
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert 'tracker_loader_rows_inserted_total{table="clicks"}' in metrics
         loader.terminate()
         assert loader.wait(60) == 0
     finally:
