@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from tracker.health import health_routes
 from tracker.http_json import ApiError, error_response
 from tracker.links_api import LinksApi
 from tracker.metrics import metrics_routes
+from tracker.reports_api import ReportsApi
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.admin")
@@ -41,7 +43,8 @@ class Admin:
         routes = [
             *LinksApi(settings, self.store).routes(),
             *ConversionsApi(settings, self.recorder).routes(),
-            *health_routes(self.redis),
+            *ReportsApi(settings, clickhouse).routes(),
+            *health_routes(self.redis, self.clickhouse_answers if clickhouse is not None else None),
             *metrics_routes(),
         ]
         self.app = Starlette(
@@ -50,6 +53,12 @@ class Admin:
             exception_handlers={ApiError: api_error, HTTPException: http_error},
             lifespan=self.lifespan,
         )
+
+    async def clickhouse_answers(self) -> bool:
+        try:
+            return bool(await asyncio.to_thread(self.clickhouse.ping))  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return False
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
