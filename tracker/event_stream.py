@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS as SLOTS
+from redis.crc import key_slot
 from redis.exceptions import RedisError, ResponseError
 
 from shortlinks.redis_connection import AnyRedis
@@ -31,7 +34,18 @@ log = logging.getLogger("tracker.event_stream")
 
 
 def stream_names(count: int) -> list[str]:
-    return [f"tracker:events:{{{i}}}" for i in range(count)]
+    """N stream keys whose hash slots fall in N equal slices of the slot space.
+
+    A cluster that splits its slots evenly (as `redis-cli --cluster create` does) then holds
+    the streams on different masters instead of wherever the hash of "0", "1", ... lands.
+    """
+    names = []
+    for shard in range(count):
+        tag = next(
+            f"{shard}.{n}" for n in itertools.count() if key_slot(f"{shard}.{n}".encode()) * count // SLOTS == shard
+        )
+        names.append(f"tracker:events:{{{tag}}}")
+    return names
 
 
 async def ensure_groups(redis: AnyRedis, streams: Sequence[str]) -> None:
