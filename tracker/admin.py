@@ -23,6 +23,7 @@ from tracker.health import health_routes
 from tracker.http_json import ApiError, error_response
 from tracker.links_api import LinksApi
 from tracker.metrics import metrics_routes
+from tracker.openapi import openapi_routes
 from tracker.reports_api import ReportsApi
 from tracker.settings import Settings
 
@@ -46,6 +47,7 @@ class Admin:
             *ReportsApi(settings, clickhouse).routes(),
             *health_routes(self.redis, self.clickhouse_answers if clickhouse is not None else None),
             *metrics_routes(),
+            *openapi_routes(),
         ]
         self.app = Starlette(
             routes=routes,

@@ -1,0 +1,205 @@
+"""The admin API's OpenAPI 3 document, served at `GET /openapi.json`.
+
+Written by hand from SPEC section 4 rather than generated, so it states the contract (field
+limits, error shapes, status codes) and tools like schemathesis can hold the code to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracker.conversion import CONVERSION_TYPES
+from tracker.http_json import json_response
+
+UTM = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {key: {"type": "string", "maxLength": 200} for key in ("source", "medium", "campaign", "content",
+                                                                          "term")},
+}
+LINK_FIELDS: dict[str, Any] = {
+    "destination": {"type": "string", "format": "uri", "maxLength": 2048, "description": "absolute http(s) URL"},
+    "utm": UTM,
+    "channel": {"type": "string", "maxLength": 200},
+    "campaign": {"type": "string", "maxLength": 200},
+    "message": {"type": "string", "maxLength": 200},
+    "tags": {"type": "array", "maxItems": 20, "items": {"type": "string", "minLength": 1, "maxLength": 64}},
+    "expires_at": {"type": ["string", "null"], "format": "date-time"},
+}
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+LINK = {
+    "type": "object",
+    "required": ["code", "short_url", "destination", "tagged_url", "channel", "campaign", "message", "tags",
+                 "recipient_ref", "expires_at", "created_at", "disabled"],
+    "properties": {
+        "code": {"type": "string"},
+        "short_url": {"type": "string"},
+        "destination": {"type": "string"},
+        "tagged_url": {"type": "string"},
+        "utm": UTM,
+        "channel": {"type": "string"},
+        "campaign": {"type": "string"},
+        "message": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "recipient_ref": {"type": ["string", "null"]},
+        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "disabled": {"type": "boolean"},
+    },
+}
+CONVERSION = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["order_id"],
+    "properties": {
+        "order_id": {"type": ["string", "integer"], "maxLength": 128},
+        "type": {"type": "string", "enum": list(CONVERSION_TYPES)},
+        "value": {"type": ["string", "number"], "description": "decimal >= 0, at most 4 places"},
+        "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217"},
+        "click_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        "recipient": {"type": "string", "maxLength": 254, "description": "phone (+E.164) or e-mail; never stored"},
+        "occurred_at": {"type": ["string", "number"], "description": "ISO 8601 date-time or epoch seconds"},
+    },
+}
+REPORT_ROW_METRICS = ("clicks", "human_clicks", "bot_clicks", "unique_clickers", "orders", "revenue", "refunds",
+                      "net_revenue", "aov", "conversion_rate", "revenue_per_click")
+
+
+def errors(*statuses: int) -> dict[str, Any]:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {str(status): {"description": "error", "content": error} for status in statuses}
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def json_reply(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+CODE_PARAMETER = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "SMS click tracker admin API", "version": "1"},
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {"Error": ERROR, "Link": LINK, "Conversion": CONVERSION},
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/v1/links": {
+            "post": {
+                "summary": "Create a short link",
+                "requestBody": json_body({
+                    "type": "object", "additionalProperties": False, "required": ["destination"],
+                    "properties": {**LINK_FIELDS, "recipient": {"type": "string", "maxLength": 254}},
+                }),
+                "responses": {"201": json_reply("created", {"$ref": "#/components/schemas/Link"}),
+                              **errors(400, 401, 413, 422)},
+            }
+        },
+        "/v1/links/batch": {
+            "post": {
+                "summary": "Create one link per recipient, answered in input order",
+                "requestBody": json_body({
+                    "type": "object", "additionalProperties": False, "required": ["template", "recipients"],
+                    "properties": {
+                        "template": {"type": "object", "additionalProperties": False, "required": ["destination"],
+                                     "properties": LINK_FIELDS},
+                        "recipients": {"type": "array", "minItems": 1, "maxItems": 10000,
+                                       "items": {"type": "string", "maxLength": 254}},
+                    },
+                }),
+                "responses": {
+                    "201": json_reply("created", {
+                        "type": "object", "required": ["links"],
+                        "properties": {"links": {"type": "array", "items": {
+                            "type": "object", "required": ["recipient_ref", "code", "short_url"],
+                            "properties": {"recipient_ref": {"type": "string"}, "code": {"type": "string"},
+                                           "short_url": {"type": "string"}}}}},
+                    }),
+                    **errors(400, 401, 413, 422),
+                },
+            }
+        },
+        "/v1/links/{code}": {
+            "get": {
+                "summary": "Read a link",
+                "parameters": [CODE_PARAMETER],
+                "responses": {"200": json_reply("the link", {"$ref": "#/components/schemas/Link"}),
+                              **errors(401, 404)},
+            },
+            "patch": {
+                "summary": "Disable, change expiry or destination; edges obey within 1 s",
+                "parameters": [CODE_PARAMETER],
+                "requestBody": json_body({
+                    "type": "object", "additionalProperties": False, "minProperties": 1,
+                    "properties": {"disabled": {"type": "boolean"}, "expires_at": LINK_FIELDS["expires_at"],
+                                   "destination": LINK_FIELDS["destination"]},
+                }),
+                "responses": {"200": json_reply("the changed link", {"$ref": "#/components/schemas/Link"}),
+                              **errors(400, 401, 404, 413, 422)},
+            },
+        },
+        "/v1/conversions": {
+            "post": {
+                "summary": "Record conversions, once per (order_id, type)",
+                "requestBody": json_body({"oneOf": [
+                    {"$ref": "#/components/schemas/Conversion"},
+                    {"type": "array", "minItems": 1, "maxItems": 1000,
+                     "items": {"$ref": "#/components/schemas/Conversion"}},
+                ]}),
+                "responses": {
+                    "202": json_reply("accepted", {
+                        "type": "object", "required": ["accepted", "duplicates"],
+                        "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}},
+                    }),
+                    **errors(400, 401, 413, 422, 503),
+                },
+            }
+        },
+        "/v1/reports/campaigns": {
+            "get": {
+                "summary": "Clicks, orders and revenue per group, with attribution computed at query time",
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
+                    for name in ("from", "to", "group_by", "model", "window", "currency", "exclude_tags", "format")
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the report",
+                        "content": {
+                            "application/json": {"schema": {
+                                "type": "object", "required": ["formula", "rows", "currency"],
+                                "properties": {
+                                    "formula": {"type": "string"}, "currency": {"type": "string"},
+                                    "rows": {"type": "array", "items": {"type": "object", "required": list(
+                                        REPORT_ROW_METRICS)}},
+                                },
+                            }},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **errors(400, 401, 503),
+                },
+            }
+        },
+        "/healthz": {"get": {"security": [], "responses": {"200": {"description": "process up"}}}},
+        "/readyz": {"get": {"security": [], "responses": {"200": {"description": "ready"},
+                                                          "503": {"description": "a dependency is down"}}}},
+    },
+}
+
+
+async def openapi_endpoint(request: Request) -> Response:
+    return json_response(DOCUMENT)
+
+
+def openapi_routes() -> list[Route]:
+    return [Route("/openapi.json", openapi_endpoint, methods=["GET"])]
