@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from redis.exceptions import ResponseError
 
@@ -52,8 +53,8 @@ class LinkStore:
         return links
 
     async def get_record(self, code: str) -> bytes | None:
-        record: bytes | None = await self.redis.get(LINK_PREFIX + code)
-        return record
+        record: Any = await self.redis.get(LINK_PREFIX + code)
+        return record if record is None else bytes(record)
 
     async def get(self, code: str) -> Link | None:
         record = await self.get_record(code)
@@ -79,7 +80,7 @@ class LinkStore:
         The stream keeps the last 100,000 changes, far more than an edge that polls twice a
         second can fall behind; an edge that lost its connection drops its whole cache instead.
         """
-        reply = await self.redis.xread({CHANGES: last_id}, count=1000, block=block_ms)
+        reply: Any = await self.redis.xread({CHANGES: last_id}, count=1000, block=block_ms)
         if not reply:
             return last_id, []
         entries = reply[0][1]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -31,7 +32,7 @@ log = logging.getLogger("tracker.admin")
 
 
 class Admin:
-    def __init__(self, settings: Settings, redis: AnyRedis | None = None, clickhouse: object | None = None) -> None:
+    def __init__(self, settings: Settings, redis: AnyRedis | None = None, clickhouse: Any = None) -> None:
         settings.require("TRACKER_SECRET", "TRACKER_API_KEYS")
         if redis is None:
             settings.require("TRACKER_REDIS_URL")
@@ -58,7 +59,7 @@ class Admin:
 
     async def clickhouse_answers(self) -> bool:
         try:
-            return bool(await asyncio.to_thread(self.clickhouse.ping))  # type: ignore[attr-defined]
+            return bool(await asyncio.to_thread(self.clickhouse.ping))
         except Exception:  # noqa: BLE001 - any failure means not ready
             return False
 

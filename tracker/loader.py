@@ -278,7 +278,8 @@ class StreamLoader:
         return batch
 
     async def _read_into(self, batch: Batch, start: str, count: int | None, block_ms: int | None) -> None:
-        reply = await self._redis.xreadgroup(GROUP, self._consumer, {self.stream: start}, count=count, block=block_ms)
+        streams = {self.stream: start}
+        reply: Any = await self._redis.xreadgroup(GROUP, self._consumer, streams, count=count, block=block_ms)
         for _, entries in reply or []:
             for entry_id, fields in entries:
                 if fields is None:  # deleted while pending: nothing to load, but it must be acknowledged
@@ -338,19 +339,19 @@ class StreamLoader:
 
     async def _claim_from_dead_consumers(self) -> None:
         """Entries pending for too long at another consumer are its unfinished batch: claim it whole."""
-        summary = await self._redis.xpending(self.stream, GROUP)
+        summary: Any = await self._redis.xpending(self.stream, GROUP)
         for consumer in summary.get("consumers") or []:
             name = consumer["name"].decode() if isinstance(consumer["name"], bytes) else consumer["name"]
             if name == self._consumer:
                 continue
-            pending = await self._redis.xpending_range(
+            pending: Any = await self._redis.xpending_range(
                 self.stream, GROUP, min="-", max="+", count=MAX_CLAIM, consumername=name
             )
             # Only a consumer silent on all its entries is dead; its whole batch is claimed at once.
             if not pending or min(p["time_since_delivered"] for p in pending) < self._claim_idle_ms:
                 continue
             ids = [p["message_id"] for p in pending]
-            claimed = await self._redis.xclaim(self.stream, GROUP, self._consumer, self._claim_idle_ms, ids)
+            claimed: Any = await self._redis.xclaim(self.stream, GROUP, self._consumer, self._claim_idle_ms, ids)
             batch = Batch(self.stream)
             for entry_id, fields in claimed:
                 if fields is None:
