@@ -89,7 +89,10 @@ def canonical_destination(url: object, allowed_hosts: Iterable[str] = ()) -> str
     if "\\" in url:
         # Browsers read '\' as '/' in http(s) URLs, so 'https://a\@b' would go somewhere other than it reads.
         raise InvalidDestination("contains a backslash")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a host with characters that change under NFKC: fullwidth '／', '＠'
+        raise InvalidDestination("has an invalid host") from None
     if parts.scheme.lower() not in ("http", "https") or not url.lower().startswith(parts.scheme.lower() + "://"):
         raise InvalidDestination("must be an absolute http or https URL")
     if "@" in parts.netloc:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,6 +20,7 @@ from shortlinks.link_store import LinkStore
 from shortlinks.redis_connection import AnyRedis, connect_redis
 from tracker.auth import BearerAuth
 from tracker.conversions_api import ConversionsApi
+from tracker.dashboard import Dashboard
 from tracker.event_stream import ConversionRecorder, ensure_groups, stream_names
 from tracker.health import health_routes
 from tracker.http_json import ApiError, error_response
@@ -46,6 +48,7 @@ class Admin:
             *LinksApi(settings, self.store).routes(),
             *ConversionsApi(settings, self.recorder).routes(),
             *ReportsApi(settings, clickhouse).routes(),
+            *Dashboard(settings, clickhouse).routes(),
             *health_routes(self.redis, self.clickhouse_answers if clickhouse is not None else None),
             *metrics_routes(),
             *openapi_routes(),
@@ -53,9 +56,11 @@ class Admin:
         self.app = Starlette(
             routes=routes,
             middleware=[Middleware(BearerAuth, keys=settings.api_keys)],
-            exception_handlers={ApiError: api_error, HTTPException: http_error},
+            exception_handlers={ApiError: api_error, HTTPException: http_error, RedisError: redis_unavailable},
             lifespan=self.lifespan,
         )
+        # A slash-redirect would build its Location from the Host header: an open redirect.
+        self.app.router.redirect_slashes = False
 
     async def clickhouse_answers(self) -> bool:
         try:
@@ -65,7 +70,10 @@ class Admin:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        await ensure_groups(self.redis, self.streams)
+        try:
+            await ensure_groups(self.redis, self.streams)
+        except RedisError as exc:  # the loader creates them too; the admin can serve without them
+            log.warning("could not create the stream groups at start (%s)", type(exc).__name__)
         try:
             yield
         finally:
@@ -75,6 +83,11 @@ class Admin:
 async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.message)
+
+
+async def redis_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("redis unavailable for %s %s (%s)", request.method, request.url.path, type(exc).__name__)
+    return error_response(503, "link store unavailable, nothing was changed; retry later")
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -6,8 +6,8 @@ marketer can change them after the fact and every past sale is credited again un
 The rules (SPEC section 7), in the order the query applies them:
 
 1. Dedup. A click_id stored twice is one click; a conversion sent twice is one conversion per (order_id,
-   type): the earliest row counts (ties: the smallest row), so a pixel that fires again on a reload later
-   neither moves the sale nor counts twice.
+   type): the earliest row counts (copies within the same millisecond are the same call sent twice: any one
+   stands for them), so a pixel that fires again on a reload neither moves the sale nor counts twice.
 2. Purchases: type `purchase`, ts in [start, end), in the report currency.
 3. Eligible clicks for a purchase P: human (never a bot), on a link carrying no excluded tag, and
    P.ts - window(click.channel) <= click.ts <= P.ts. The click may be before the report's start.
@@ -17,7 +17,8 @@ The rules (SPEC section 7), in the order the query applies them:
    their recent tap on another device gets the credit. An empty recipient never matches anything.
 5. Credit: `last_click` the latest candidate (ties: greatest click_id), `first_click` the earliest (ties:
    smallest click_id), `linear` each of the n candidates 1/n. A purchase without candidates is unattributed.
-6. A refund (type `refund`, report currency, any ts) of a credited order is credited like its purchase.
+6. A refund (type `refund`, any ts) of a credited order is credited like its purchase, in the same shares,
+   when its (deduplicated, so earliest) row is in the report currency.
 
 The credit query returns sums per group and per n (the number of clicks sharing a purchase): the division by
 n happens once per group, in exact rational arithmetic (reports.py), so a linear split never loses or
@@ -35,10 +36,10 @@ MODELS: tuple[str, ...] = ("last_click", "first_click", "linear")
 # Purchases of the report, each order once. Only orders with a purchase row inside the range are grouped, and
 # rows at or after `end` cannot be the earliest of such an order, so the dedup reads a small slice of the table.
 PURCHASES_SQL = """
-    SELECT order_id, first_ts AS ts, first.1 AS currency, first.2 AS value, first.3 AS click_id,
-           first.4 AS recipient_ref
+    SELECT order_id, first_ts AS ts, kept.1 AS currency, kept.2 AS value, kept.3 AS click_id,
+           kept.4 AS recipient_ref
     FROM (
-        SELECT order_id, min(ts) AS first_ts, argMin((currency, value, click_id, recipient_ref), ts) AS first
+        SELECT order_id, min(ts) AS first_ts, argMin((currency, value, click_id, recipient_ref), ts) AS kept
         FROM conversions
         WHERE type = 'purchase' AND ts < {end:DateTime64(3, 'UTC')}
           AND order_id IN (
@@ -58,22 +59,29 @@ WITH
 purchases AS (
     SELECT * FROM (<purchases>) WHERE currency = {currency:String} AND currency != ''
 ),
+period_rows AS (
+    -- Raw purchase rows of the period, a superset of `purchases`. The two lookups below filter by it rather
+    -- than by `purchases` because ClickHouse evaluates a CTE again at every reference, and the dedup is dearer.
+    SELECT order_id, click_id, recipient_ref FROM conversions
+    WHERE type = 'purchase' AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+),
 named_clicks AS (
     -- The recipient of the click a purchase names, for purchases that carry no recipient of their own.
     SELECT click_id, max(recipient_ref) AS recipient_ref
     FROM clicks
-    WHERE click_id IN (SELECT click_id FROM purchases WHERE click_id != '' AND recipient_ref = '')
+    WHERE click_id IN (SELECT click_id FROM period_rows WHERE click_id != '' AND recipient_ref = '')
     GROUP BY click_id
 ),
 match_keys AS (
     -- Two ways to find a purchase's clicks: via 0 = its click_id, via 1 = its recipient.
-    SELECT p.order_id AS order_id, p.ts AS ts, p.value AS value, m.1 AS via, m.2 AS match_key
-    FROM purchases AS p
-    LEFT JOIN named_clicks AS n ON n.click_id = p.click_id
-    ARRAY JOIN arrayFilter(x -> x.2 != '', [
-        (toUInt8(0), p.click_id),
-        (toUInt8(1), if(p.recipient_ref != '', p.recipient_ref, ifNull(n.recipient_ref, '')))
-    ]) AS m
+    SELECT order_id, ts, value, m.1 AS via, m.2 AS match_key
+    FROM (
+        SELECT p.order_id AS order_id, p.ts AS ts, p.value AS value, p.click_id AS click_id,
+               if(p.recipient_ref != '', p.recipient_ref, ifNull(n.recipient_ref, '')) AS buyer
+        FROM purchases AS p
+        LEFT JOIN named_clicks AS n ON n.click_id = p.click_id
+    )
+    ARRAY JOIN arrayFilter(x -> x.2 != '', [(toUInt8(0), click_id), (toUInt8(1), buyer)]) AS m
 ),
 eligible AS (
     SELECT click_id, ts<click_columns>, <window> AS window_s, k.1 AS via, k.2 AS match_key
@@ -93,33 +101,36 @@ candidates AS (
 ),
 chosen AS (
     -- A click-id match, when there is one, beats every recipient match.
-    SELECT *, count() OVER (PARTITION BY order_id) AS n,
-           row_number() OVER (PARTITION BY order_id ORDER BY click_ts DESC, click_id DESC) AS latest,
-           row_number() OVER (PARTITION BY order_id ORDER BY click_ts ASC, click_id ASC) AS earliest
+    SELECT *, count() OVER (PARTITION BY order_id) AS n, <rank> AS credit_rank
     FROM (SELECT *, min(via) OVER (PARTITION BY order_id) AS best_via FROM candidates)
     WHERE via = best_via
 ),
 credited AS (
-    SELECT * FROM chosen WHERE <credit_filter>
+    SELECT * FROM chosen WHERE credit_rank = 1
 ),
 refunds AS (
-    SELECT order_id, first.2 AS value
+    SELECT order_id, kept.2 AS value
     FROM (
-        SELECT order_id, argMin((currency, value), ts) AS first
+        SELECT order_id, argMin((currency, value), ts) AS kept
         FROM conversions
-        WHERE type = 'refund' AND order_id IN (SELECT order_id FROM purchases)
+        WHERE type = 'refund' AND order_id IN (SELECT order_id FROM period_rows)
         GROUP BY order_id
     )
-    WHERE first.1 = {currency:String}
+    WHERE kept.1 = {currency:String}
 )
-SELECT <group_columns>, <share> AS n, count() AS credits,
+SELECT <group_columns>, <share> AS share, count() AS credits,
        toDecimal128(sum(c.value), 4) AS value_sum, toDecimal128(sum(ifNull(r.value, 0)), 4) AS refund_sum
 FROM credited AS c
 LEFT JOIN refunds AS r ON r.order_id = c.order_id
-GROUP BY <group_names>, n
+GROUP BY <group_names>, share
 """
 
-_CREDIT_FILTERS = {"last_click": "latest = 1", "first_click": "earliest = 1", "linear": "1"}
+# The one credited click of a purchase has rank 1; under linear every candidate has.
+_RANKS = {
+    "last_click": "row_number() OVER (PARTITION BY order_id ORDER BY click_ts DESC, click_id DESC)",
+    "first_click": "row_number() OVER (PARTITION BY order_id ORDER BY click_ts ASC, click_id ASC)",
+    "linear": "toUInt64(1)",
+}
 # Under last/first click a purchase has one credited click: its whole value goes there.
 _SHARES = {"last_click": "toUInt64(1)", "first_click": "toUInt64(1)", "linear": "c.n"}
 
@@ -131,17 +142,17 @@ def window_sql(window: int | None, settings: Settings) -> tuple[str, dict[str, o
     lower-cased channel (window_for lower-cases too) whose branches are bound parameters.
     """
     if window is not None:
-        return "{window_default:UInt32}", {"window_default": window}, window
+        return "{window_default:UInt64}", {"window_default": window}, window
     params: dict[str, object] = {"window_default": settings.attribution_window}
     branches: list[str] = []
     for i, (channel, seconds) in enumerate(sorted(settings.channel_windows.items())):
-        branches.append(f"lower(channel) = {{window_channel_{i}:String}}, {{window_{i}:UInt32}}")
+        branches.append(f"lower(channel) = {{window_channel_{i}:String}}, {{window_{i}:UInt64}}")
         params[f"window_channel_{i}"] = channel
         params[f"window_{i}"] = seconds
     longest = max([settings.attribution_window, *settings.channel_windows.values()])
     if not branches:
-        return "{window_default:UInt32}", params, longest
-    return f"multiIf({', '.join(branches)}, {{window_default:UInt32}})", params, longest
+        return "{window_default:UInt64}", params, longest
+    return f"multiIf({', '.join(branches)}, {{window_default:UInt64}})", params, longest
 
 
 def credit_sql(model: str, click_keys: Sequence[tuple[str, str]], group_keys: Sequence[str], window: str) -> str:
@@ -161,7 +172,7 @@ def credit_sql(model: str, click_keys: Sequence[tuple[str, str]], group_keys: Se
         ("<window>", window),
         ("<click_columns>", click_columns),
         ("<candidate_columns>", candidate_columns),
-        ("<credit_filter>", _CREDIT_FILTERS[model]),
+        ("<rank>", _RANKS[model]),
         ("<share>", _SHARES[model]),
         ("<group_columns>", group_columns),
         ("<group_names>", ", ".join(f"g_{key}" for key in group_keys)),

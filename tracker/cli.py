@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from tracker.json_logs import LOGGING_CONFIG, configure_logging
+from tracker.serving import GracefulServer, uvicorn_config
 from tracker.settings import Settings, SettingsError
 
 
@@ -75,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def serve(factory: str, host: str, port: int, workers: int, forwarded_allow_ips: str) -> None:
+    if workers == 1:
+        config = uvicorn_config(factory, host, port, forwarded_allow_ips=forwarded_allow_ips, factory=True)
+        GracefulServer(config).run()
+        return
     uvicorn.run(
         factory,
         factory=True,

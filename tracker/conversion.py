@@ -230,7 +230,8 @@ def _parse_order_id(raw: object) -> str:
     text = raw.strip()
     if len(text) > MAX_ORDER_ID_LENGTH:
         raise InvalidConversion("field_too_long", f"order_id: longer than {MAX_ORDER_ID_LENGTH} characters")
-    if not text.isprintable():
+    # U+FFFD is what undecodable bytes (a pixel's %ff) become: two different orders must not collapse into one.
+    if not text.isprintable() or "\ufffd" in text:
         raise InvalidConversion("bad_order_id", "order_id: must not contain control or invisible characters")
     return text
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from shortlinks.redis_connection import connect_redis
 from tracker.admin import Admin
 from tracker.clickhouse import ClickHouseUrlError, connect
+from tracker.demo import DemoShop
 from tracker.edge import Edge
 from tracker.embedded_redis import EmbeddedRedis
 from tracker.event_stream import stream_names
@@ -43,7 +44,8 @@ def kept_secret(path: Path, nbytes: int = 32) -> str:
     return value
 
 
-async def run_dev(host: str, edge_port: int, admin_port: int, data: str, demo: bool = False) -> None:
+async def run_dev(host: str, edge_port: int, admin_port: int, data: str, demo: bool = False,
+                  demo_port: int | None = None) -> None:
     data_dir = Path(data).absolute()
     settings = Settings.from_env()
     if not settings.secret:
@@ -52,6 +54,10 @@ async def run_dev(host: str, edge_port: int, admin_port: int, data: str, demo: b
         settings = replace(settings, api_keys=(kept_secret(data_dir / "api_key", 24),))
     if settings.short_base == "http://127.0.0.1:8080" and (host, edge_port) != ("127.0.0.1", 8080):
         settings = replace(settings, short_base=f"http://{host}:{edge_port}")
+    if demo and settings.short_base == f"http://127.0.0.1:{edge_port}":
+        # Short links on `localhost`, the demo shop on 127.0.0.1: two sites, as go.shop.example and shop.example
+        # are, so the edge's HttpOnly click cookie does not shadow the first-party one /t.js sets for the shop.
+        settings = replace(settings, short_base=f"http://localhost:{edge_port}")
 
     redis_server = None
     if not settings.redis_url:
@@ -63,20 +69,24 @@ async def run_dev(host: str, edge_port: int, admin_port: int, data: str, demo: b
         except ClickHouseUrlError as exc:
             raise SettingsError(str(exc)) from None
         migrate(clickhouse, retention_days=settings.retention_days)
-        await serve_all(settings, host, edge_port, admin_port, clickhouse, demo)
+        await serve_all(settings, host, edge_port, admin_port, clickhouse, demo, demo_port)
     finally:
         if redis_server is not None:
             redis_server.stop()
 
 
 async def serve_all(settings: Settings, host: str, edge_port: int, admin_port: int, clickhouse: object,
-                    demo: bool) -> None:
+                    demo: bool, demo_port: int | None = None) -> None:
     edge = Edge(settings)
     admin = Admin(settings, clickhouse=clickhouse)
     loader = Loader(connect_redis(settings.redis_url), clickhouse_inserter(clickhouse),
                     stream_names(settings.event_streams), "dev")
     edge_server = EmbeddedServer(uvicorn_config(edge, host, edge_port))
     admin_server = EmbeddedServer(uvicorn_config(admin.app, host, admin_port))
+    # The demo storefront: loopback only, on the port after the admin's unless told otherwise.
+    shop = DemoShop(settings.short_base, demo_port or admin_port + 1, f"http://{host}:{admin_port}/reports") \
+        if demo else None
+    shop_server = EmbeddedServer(uvicorn_config(shop.app, "127.0.0.1", shop.port)) if shop is not None else None
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -85,18 +95,26 @@ async def serve_all(settings: Settings, host: str, edge_port: int, admin_port: i
 
     edge_task = asyncio.create_task(edge_server.serve())
     admin_task = asyncio.create_task(admin_server.serve())
+    shop_task = asyncio.create_task(shop_server.serve()) if shop_server is not None else None
     loader_task = asyncio.create_task(loader.run())
-    while not (edge_server.started and admin_server.started):
-        if edge_task.done() or admin_task.done():  # a port in use, say: uvicorn has logged why
+    while not (edge_server.started and admin_server.started and (shop_server is None or shop_server.started)):
+        if edge_task.done() or admin_task.done() or (shop_task is not None and shop_task.done()):
+            # a port in use, say: uvicorn has logged why
             stop.set()
             break
         await asyncio.sleep(0.05)
     else:
         api_key = settings.api_keys[0]
         print(banner(settings, host, edge_port, admin_port, api_key), flush=True)
+        if shop is not None:
+            await shop.seed(admin.store, settings)
+            print(shop.banner(), flush=True)
 
     await stop.wait()
     print("shutting down: edge, admin, then the loader drains the stream into ClickHouse ...", flush=True)
+    if shop_server is not None and shop_task is not None:
+        shop_server.should_exit = True
+        await asyncio.gather(shop_task, return_exceptions=True)
     edge_server.should_exit = True
     await asyncio.gather(edge_task, return_exceptions=True)
     admin_server.should_exit = True

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -59,6 +60,8 @@ class Edge:
             lifespan=self.lifespan,
         )
         self.app.add_exception_handler(404, not_found)
+        # A slash-redirect would build its Location from the Host header: an open redirect.
+        self.app.router.redirect_slashes = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
@@ -69,7 +72,10 @@ class Edge:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        await ensure_groups(self.redis, self.streams)
+        try:
+            await ensure_groups(self.redis, self.streams)
+        except RedisError as exc:  # redirects still work from cache; the loader creates the groups too
+            log.warning("could not create the stream groups at start (%s)", type(exc).__name__)
         self.cache.start()
         self.writer.start()
         try:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from tracker.metrics import EVENT_WRITE_ERRORS, EVENTS_DROPPED, EVENTS_UNCONFIRM
 GROUP = "loader"
 FIELD = b"e"
 WRITE_TIMEOUT = 0.5
-MAX_PIPELINE = 2000
+MAX_PIPELINE = 2000  # events in one batch at most
 
 log = logging.getLogger("tracker.event_stream")
 
@@ -68,18 +69,34 @@ class WriterStats:
     dropped: int = 0
 
 
+# One batch, once: the batch's key is set and its events appended in one script. Redis checks
+# maxmemory only before a script's first write, so a batch is either written whole or not at
+# all, and a retry of a batch Redis already applied (reply lost, client retry) writes nothing.
+_APPEND_BATCH = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', tonumber(ARGV[1])) then
+  for i = 2, #ARGV do
+    redis.call('XADD', KEYS[1], '*', 'e', ARGV[i])
+  end
+  return 1
+end
+return 0
+"""
+BATCH_KEY_TTL = 6 * 3600
+
+
 class EventWriter:
     """Owns the edge's event buffer and moves it into the streams.
 
     `ack`: `append` returns once the event is in a stream. Requests arriving while a write is
-    in flight queue up and go together in the next pipeline (group commit), so N concurrent
+    in flight queue up and go together in the next batch (group commit), so N concurrent
     clicks cost one round trip, not N. `fast`: `append` returns at once; the buffer is written
     every `flush_interval` or as soon as it holds `max_batch` events.
 
-    When Redis fails, the events stay in the buffer and are retried with backoff; waiting
-    requests are released (the redirect fails open) and counted in `answered_unconfirmed`.
-    `close()` flushes what is left; whatever could not be written by its deadline is counted
-    in `dropped` and logged.
+    A batch keeps its id and its events until Redis confirms it, and the id makes a retry
+    idempotent. While Redis fails, the events stay buffered and are retried with backoff, and
+    ack-mode requests are answered at once (the redirect fails open) and counted in
+    `answered_unconfirmed`. `close()` flushes what is left; whatever could not be written by
+    its deadline is counted in `dropped` and logged.
     """
 
     def __init__(
@@ -90,16 +107,17 @@ class EventWriter:
         flush_interval: float = 0.005,
         max_batch: int = 500,
     ) -> None:
-        self._redis = redis
         self._streams = list(streams)
+        self._script = redis.register_script(_APPEND_BATCH)
         self._ack = durability == "ack"
         self._flush_interval = flush_interval
         self._max_batch = max_batch
-        self._buffer: list[bytes] = []
-        self._waiters: list[asyncio.Future[bool]] = []
+        self._buffer: list[tuple[bytes, asyncio.Future[bool] | None]] = []
+        self._inflight: tuple[str, int, int] | None = None  # batch id, stream index, event count
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._failing = False
         self._next_stream = 0
         self.stats = WriterStats()
 
@@ -112,13 +130,16 @@ class EventWriter:
 
     async def append(self, event: bytes) -> bool:
         """Queue one event; in `ack` mode wait until it is in Redis. True when it is known durable."""
-        self._buffer.append(event)
-        if not self._ack:
-            if len(self._buffer) >= self._max_batch:
+        if not self._ack or self._failing:
+            self._buffer.append((event, None))
+            if self._failing and self._ack:
+                self.stats.answered_unconfirmed += 1
+                EVENTS_UNCONFIRMED.inc()
+            elif len(self._buffer) >= self._max_batch:
                 self._wakeup.set()
             return False
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        self._buffer.append((event, waiter))
         self._wakeup.set()
         return await waiter
 
@@ -135,7 +156,7 @@ class EventWriter:
             self.stats.dropped += len(self._buffer)
             EVENTS_DROPPED.inc(len(self._buffer))
             log.error("event writer closed with %d events not written to Redis", len(self._buffer))
-            self._release(False)
+            self._release(len(self._buffer), False)
 
     async def _run(self) -> None:
         backoff = 0.0
@@ -153,45 +174,49 @@ class EventWriter:
             self._wakeup.clear()
             if not self._buffer:
                 continue
-            batch, waiters = self._buffer[:MAX_PIPELINE], self._waiters[:MAX_PIPELINE]
+            if self._inflight is None:
+                self._inflight = (uuid.uuid4().hex, self._next_stream, min(len(self._buffer), MAX_PIPELINE))
+                self._next_stream = (self._next_stream + 1) % len(self._streams)
+            batch_id, shard, count = self._inflight
             try:
-                await asyncio.wait_for(self._write(batch), WRITE_TIMEOUT)
+                await asyncio.wait_for(self._write(batch_id, shard, count), WRITE_TIMEOUT)
             except (RedisError, OSError, TimeoutError) as exc:
+                self._failing = True
                 self.stats.write_errors += 1
                 EVENT_WRITE_ERRORS.inc()
                 backoff = min(max(backoff * 2, 0.05), 1.0)
-                log.warning("event write failed (%s); %d events kept for retry", type(exc).__name__, len(batch))
+                log.warning("event write failed (%s); %d events kept for retry", type(exc).__name__, self.pending)
                 # Fail open: the redirects waiting on this write are answered now; their events stay buffered.
-                unconfirmed = sum(1 for w in self._waiters if not w.done())
+                unconfirmed = self._release(len(self._buffer), False)
                 self.stats.answered_unconfirmed += unconfirmed
                 EVENTS_UNCONFIRMED.inc(unconfirmed)
-                self._release(False)
                 continue
             backoff = 0.0
-            del self._buffer[: len(batch)]
-            del self._waiters[: len(waiters)]
-            self.stats.written += len(batch)
-            EVENTS_WRITTEN.inc(len(batch))
+            self._failing = False
+            self._inflight = None
+            self._release(count, True)
+            del self._buffer[:count]
+            self.stats.written += count
+            EVENTS_WRITTEN.inc(count)
             self.stats.round_trips += 1
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(True)
             if self._buffer:
                 self._wakeup.set()
 
-    async def _write(self, batch: list[bytes]) -> None:
+    async def _write(self, batch_id: str, shard: int, count: int) -> None:
         # A whole batch goes to one stream: on a cluster that is one node and one round trip.
-        stream = self._streams[self._next_stream]
-        self._next_stream = (self._next_stream + 1) % len(self._streams)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for event in batch:
-                pipe.xadd(stream, {FIELD: event})
-            await pipe.execute()
+        stream = self._streams[shard]
+        tag = stream[stream.index("{"):]
+        events = [event for event, _ in self._buffer[:count]]
+        await self._script(keys=[stream, f"tracker:batch:{tag}:{batch_id}"], args=[BATCH_KEY_TTL, *events])
 
-    def _release(self, durable: bool) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
+    def _release(self, count: int, durable: bool) -> int:
+        """Answer the waiting requests among the first `count` events; returns how many were waiting."""
+        released = 0
+        for _, waiter in self._buffer[:count]:
+            if waiter is not None and not waiter.done():
                 waiter.set_result(durable)
+                released += 1
+        return released
 
 
 # SET NX of the (order_id, type) key and XADD of the event in one atomic step, so a

@@ -5,23 +5,25 @@ A request is parsed once into a frozen `ReportQuery` (every refusal an `InvalidR
 
 Where the work happens: ClickHouse counts clicks and credits purchases (attribution.py) and returns one row per
 group (per group and share size for the credit), so Python only touches a few rows per group, never a click.
-Money stays exact end to end: ClickHouse adds Decimals, the linear 1/n shares are applied to those sums as
-fractions, and each figure is rounded once, half away from zero, at the end. Each figure is the rounding of its
-own exact value, so net_revenue can differ by a cent from the rounded revenue minus the rounded refunds.
+Money stays exact end to end: ClickHouse adds Decimals, Python applies the linear 1/n shares to those sums in
+integers over a common denominator, and each figure is rounded once, half away from zero, at the end. Each figure
+is the rounding of its own exact value, so net_revenue can differ by a cent from the rounded revenue minus the
+rounded refunds. Rows are sorted by the net_revenue they show, then clicks, then the keys.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 import pycountry
+from clickhouse_connect.driver.client import Client
 
 from shortlinks.utm import InvalidUtm, normalise_utm_value
 from tracker.attribution import MODELS, PURCHASES_SQL, credit_sql, formula, window_sql
@@ -47,12 +49,10 @@ CLICK_COLUMNS: dict[str, str] = {
     "channel": "channel", "source": "utm_source", "medium": "utm_medium", "campaign": "campaign",
     "message": "message", "content": "utm_content", "term": "utm_term",
 }
-_COUNTS = frozenset({"clicks", "human_clicks", "bot_clicks", "unique_clickers"})
-_MONEY = frozenset({"revenue", "refunds", "net_revenue", "aov", "revenue_per_click"})
-_PLACES = {**{name: 2 for name in _MONEY}, "orders": 4, "conversion_rate": 6}
 # Loaded once at import: pycountry parses its database lazily.
 _CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNITS = 10**4  # conversions.value is Decimal(18, 4)
 
 # Dedup first: a click_id stored twice (an insert retried) is one click.
 _CLICK_METRICS_SQL = """
@@ -169,7 +169,7 @@ class Report:
         return out.getvalue()
 
 
-def campaign_report(client: Any, query: ReportQuery, settings: Settings) -> Report:
+def campaign_report(client: Client, query: ReportQuery, settings: Settings) -> Report:
     """Run the report. Blocking (the endpoint runs it in a thread); three queries, each one pass over its rows."""
     window_expr, window_params, longest = window_sql(query.window, settings)
     start_ms, end_ms = _epoch_ms(query.start), _epoch_ms(query.end)
@@ -194,68 +194,82 @@ def campaign_report(client: Any, query: ReportQuery, settings: Settings) -> Repo
 
     click_keys = [(key, CLICK_COLUMNS[key]) for key in query.group_by if key != "day"]
     credit = credit_sql(query.model, click_keys, query.group_by, window_expr)
-    for row in client.query(credit, parameters=params).result_rows:
+    credit_rows = client.query(credit, parameters=params).result_rows
+    # Every share 1/n becomes (denominator / n) / denominator: plain integer sums, exact, and fast over
+    # thousands of groups (Fraction would normalise at every addition).
+    denominator = math.lcm(*(int(row[n_keys]) for row in credit_rows))
+    for row in credit_rows:
         share, credits, value_sum, refund_sum = row[n_keys:]
+        weight = denominator // int(share)
         group = groups.setdefault(tuple(row[:n_keys]), _Group())
-        group.orders += Fraction(int(credits), int(share))
-        group.revenue += Fraction(value_sum) / int(share)
-        group.refunds += Fraction(refund_sum) / int(share)
+        group.orders += int(credits) * weight
+        group.revenue += _units(value_sum) * weight
+        group.refunds += _units(refund_sum) * weight
 
-    rows = [group.row(query.group_by, keys) for keys, group in groups.items()]
+    rows = [group.row(query.group_by, keys, denominator) for keys, group in groups.items()]
     rows.sort(key=lambda r: (-_decimal(r["net_revenue"]), -_int(r["clicks"]), [r[k] for k in query.group_by]))
 
     total_orders, total_revenue = totals.get(currency, (0, Decimal(0)))
-    attributed_orders = sum((g.orders for g in groups.values()), Fraction(0))
-    attributed_revenue = sum((g.revenue for g in groups.values()), Fraction(0))
+    attributed_orders = sum(g.orders for g in groups.values())
+    attributed_revenue = sum(g.revenue for g in groups.values())
     return Report(
         query=query,
         currency=currency,
         formula=formula(query.model, currency, query.window, settings, query.exclude_tags),
         rows=rows,
         # Every credited order's shares add up to 1, so the attributed count is a whole number.
-        unattributed_orders=total_orders - round(attributed_orders),
-        unattributed_revenue=round_half_up(Fraction(total_revenue) - attributed_revenue, 2),
+        unattributed_orders=total_orders - attributed_orders // denominator,
+        unattributed_revenue=round_half_up(
+            _units(total_revenue) * denominator - attributed_revenue, denominator * _UNITS, 2
+        ),
     )
 
 
 @dataclass
 class _Group:
-    """One row being added up: exact counts and fractions until `row` rounds them."""
+    """One row being added up, exactly: orders in 1/denominator, money in 1/(denominator * 10^4) (see _units)."""
 
     clicks: int = 0
     human_clicks: int = 0
     bot_clicks: int = 0
     unique_clickers: int = 0
-    orders: Fraction = Fraction(0)
-    revenue: Fraction = Fraction(0)
-    refunds: Fraction = Fraction(0)
+    orders: int = 0
+    revenue: int = 0
+    refunds: int = 0
 
-    def row(self, group_by: tuple[str, ...], keys: tuple[str, ...]) -> dict[str, object]:
+    def row(self, group_by: tuple[str, ...], keys: tuple[str, ...], denominator: int) -> dict[str, object]:
         net = self.revenue - self.refunds
-        exact: dict[str, Fraction | int | None] = {
-            "clicks": self.clicks,
-            "human_clicks": self.human_clicks,
-            "bot_clicks": self.bot_clicks,
-            "unique_clickers": self.unique_clickers,
-            "orders": self.orders,
-            "revenue": self.revenue,
-            "refunds": self.refunds,
-            "net_revenue": net,
-            "aov": self.revenue / self.orders if self.orders else None,
-            "conversion_rate": self.orders / self.human_clicks if self.human_clicks else None,
-            "revenue_per_click": net / self.human_clicks if self.human_clicks else None,
-        }
+        money = denominator * _UNITS
+        humans = self.human_clicks
         row: dict[str, object] = dict(zip(group_by, keys, strict=True))
-        for name, value in exact.items():
-            row[name] = value if name in _COUNTS or value is None else round_half_up(Fraction(value), _PLACES[name])
+        row.update(
+            clicks=self.clicks,
+            human_clicks=humans,
+            bot_clicks=self.bot_clicks,
+            unique_clickers=self.unique_clickers,
+            orders=round_half_up(self.orders, denominator, 4),
+            revenue=round_half_up(self.revenue, money, 2),
+            refunds=round_half_up(self.refunds, money, 2),
+            net_revenue=round_half_up(net, money, 2),
+            # revenue / orders: the denominators cancel, leaving money units per order.
+            aov=round_half_up(self.revenue, self.orders * _UNITS, 2) if self.orders else None,
+            conversion_rate=round_half_up(self.orders, denominator * humans, 6) if humans else None,
+            revenue_per_click=round_half_up(net, money * humans, 2) if humans else None,
+        )
         return row
 
 
-def round_half_up(value: Fraction, places: int) -> Decimal:
-    """Exact rounding to `places` decimals, halves away from zero (0.005 -> 0.01, -0.005 -> -0.01)."""
-    scaled = value * 10**places
-    magnitude = (abs(scaled.numerator) * 2 + scaled.denominator) // (2 * scaled.denominator)
-    return Decimal(magnitude if scaled >= 0 else -magnitude).scaleb(-places)
+def round_half_up(numerator: int, denominator: int, places: int) -> Decimal:
+    """numerator / denominator rounded exactly to `places` decimals, halves away from zero (0.005 -> 0.01)."""
+    magnitude = (abs(numerator) * 10**places * 2 + denominator) // (2 * denominator)
+    sign = "-" if numerator < 0 and magnitude else ""
+    return Decimal(f"{sign}{magnitude}E-{places}")  # from text: exact whatever the Decimal context
+
+
+def _units(value: Decimal) -> int:
+    """A Decimal(…, 4) sum from ClickHouse as a whole number of 1/10^4 units, exactly."""
+    numerator, denominator = value.as_integer_ratio()
+    return numerator * (_UNITS // denominator)
 
 
 def _click_metrics_sql(group_by: tuple[str, ...]) -> str:

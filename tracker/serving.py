@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +31,23 @@ def uvicorn_config(
         timeout_graceful_shutdown=10,
         **extra,
     )
+
+
+class GracefulServer(uvicorn.Server):
+    """A single-process server whose SIGTERM / SIGINT end in a clean exit 0 after draining.
+
+    uvicorn re-raises the caught signal after its graceful shutdown, which makes the process
+    die by that signal (exit -15) although nothing was lost; supervisors read that as a crash.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 class EmbeddedServer(uvicorn.Server):

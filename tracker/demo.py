@@ -1,0 +1,213 @@
+"""`tracker dev --demo`: demo campaigns and a tiny storefront, so the whole loop can be tried in a browser.
+
+Message -> tap -> 302 -> landing -> "Buy now" -> thank-you page -> pixel -> the order in /reports, with nothing
+but `tracker dev --demo` running. The links are created through the link store like the API creates them, and
+point at the storefront served here on loopback; its pages load the edge's `/t.js` the way a real shop's
+theme would, so what the demo proves is what a shop gets.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from shortlinks.link import LinkDraft, LinkRules
+from shortlinks.link_store import LinkStore
+from shortlinks.recipient import RecipientKeyer
+from tracker.settings import Settings
+
+CURRENCY = "EUR"
+LOOPBACK = "127.0.0.1"
+_ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    price: str  # a decimal string: it goes to the pixel as sent
+
+
+PRODUCTS: dict[str, Product] = {
+    "sneakers": Product("Trail running sneakers", "89.90"),
+    "jacket": Product("Packable rain jacket", "129.00"),
+    "socks": Product("Merino socks, 3 pairs", "24.50"),
+}
+
+
+@dataclass(frozen=True)
+class DemoCampaign:
+    """One link to create: the labels a marketer would send, and who it is for (demo numbers, not people)."""
+
+    campaign: str
+    message: str
+    channel: str
+    source: str
+    product: str
+    recipient: str = ""
+    content: str = ""
+    tags: tuple[str, ...] = ()
+
+
+DEMO_CAMPAIGNS: tuple[DemoCampaign, ...] = (
+    DemoCampaign("Black Friday", "teaser", "sms", "klaviyo", "sneakers"),
+    DemoCampaign("Black Friday", "reminder-1", "sms", "klaviyo", "sneakers", recipient="+14155550123"),
+    DemoCampaign("Black Friday", "reminder-1", "sms", "klaviyo", "sneakers", recipient="+447700900123"),
+    DemoCampaign("Spring Drop", "launch", "whatsapp", "whatsapp_business", "jacket", content="carousel"),
+    DemoCampaign("Spring Drop", "last-call", "whatsapp", "whatsapp_business", "jacket", recipient="+4915123456789"),
+    DemoCampaign("Welcome flow", "welcome-1", "sms", "postscript", "socks", tags=("automation",)),
+)
+
+
+@dataclass(frozen=True)
+class DemoLink:
+    campaign: str
+    message: str
+    channel: str
+    recipient: str
+    short_url: str
+
+
+def link_body(campaign: DemoCampaign, shop_base: str) -> dict[str, object]:
+    """The `POST /v1/links` body the SMS platform would have sent for this message."""
+    utm = {"source": campaign.source, "medium": campaign.channel, "campaign": campaign.campaign}
+    if campaign.content:
+        utm["content"] = campaign.content
+    body: dict[str, object] = {
+        "destination": f"{shop_base}/landing?product={campaign.product}",
+        "utm": utm,
+        "channel": campaign.channel,
+        "campaign": campaign.campaign,
+        "message": campaign.message,
+        "tags": list(campaign.tags),
+    }
+    if campaign.recipient:
+        body["recipient"] = campaign.recipient
+    return body
+
+
+def script_json(value: object) -> str:
+    """JSON safe inside a <script> element: no '<', '>' or '&' that could end it or open a comment."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+_STYLE = """<style>
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2430;background:#faf7f2}
+h1{margin:0 0 8px;font-size:1.6rem;line-height:1.2}
+header{background:#1d2430;color:#fff;padding:12px 18px;font-weight:650}main{max-width:560px;margin:0 auto;padding:18px}
+.card{background:#fff;border:1px solid #e8e2d8;border-radius:12px;padding:18px;margin-bottom:14px}
+.price{font-size:1.4rem;font-weight:700}.muted{color:#6b7280;font-size:.9rem}code{background:#f1ede6;padding:1px 4px;
+border-radius:4px;word-break:break-all}a.buy{display:block;text-align:center;background:#e4572e;color:#fff;
+padding:12px;border-radius:10px;font-weight:700;text-decoration:none;margin-top:12px}ul{padding-left:18px}
+</style>"""
+
+
+class DemoShop:
+    """The storefront: `/` (what to try), `/landing`, `/checkout` (picks an order id) and `/thank-you`."""
+
+    def __init__(self, edge_base: str, port: int, dashboard_url: str = "") -> None:
+        self.edge_base = edge_base.rstrip("/")
+        self.port = port
+        self.base = f"http://{LOOPBACK}:{port}"
+        self.dashboard_url = dashboard_url
+        self.links: list[DemoLink] = []
+        self.app = Starlette(routes=[
+            Route("/", self.index, methods=["GET"]),
+            Route("/landing", self.landing, methods=["GET"]),
+            Route("/checkout", self.checkout, methods=["GET"]),
+            Route("/thank-you", self.thank_you, methods=["GET"]),
+        ])
+
+    async def seed(self, store: LinkStore, settings: Settings) -> list[DemoLink]:
+        """Create the demo links (new ones each start: the shop's port may have changed)."""
+        # The shop is ours and on loopback: let it through an allow-list made for real destinations.
+        allowed = (*settings.allowed_hosts, LOOPBACK) if settings.allowed_hosts else ()
+        rules = LinkRules(allowed_hosts=allowed, click_param=settings.click_param)
+        keyer = RecipientKeyer(settings.secret)
+        now = datetime.now(UTC)
+        drafts = [LinkDraft.from_json(link_body(c, self.base), rules, keyer.ref, now) for c in DEMO_CAMPAIGNS]
+        links = await store.create_many(drafts, now)
+        self.links = [
+            DemoLink(c.campaign, c.message, c.channel, c.recipient, f"{settings.short_base}/{link.code}")
+            for c, link in zip(DEMO_CAMPAIGNS, links, strict=True)
+        ]
+        return self.links
+
+    def banner(self) -> str:
+        lines = [
+            f"demo storefront  {self.base}/   (loads {self.edge_base}/t.js; the thank-you page fires the pixel)",
+            "demo links: open one in a browser, press \"Buy now\", then look at the order in "
+            f"{self.dashboard_url or '/reports'}",
+        ]
+        for link in self.links:
+            who = f"   (for {link.recipient})" if link.recipient else ""
+            lines.append(f"  {link.short_url}  {link.channel:<9} {link.campaign} / {link.message}{who}")
+        return "\n".join(lines) + "\n"
+
+    async def index(self, request: Request) -> Response:
+        items = "".join(
+            f'<li><a href="{e(link.short_url)}">{e(link.campaign)} / {e(link.message)}</a> '
+            f'<span class="muted">{e(link.channel)}{" · " + e(link.recipient) if link.recipient else ""}</span></li>'
+            for link in self.links
+        )
+        body = (f'<div class="card"><h1>Demo shop</h1><p>Arrive the way a customer does: tap one of the links a '
+                f"campaign sent.</p><ul>{items}</ul></div>")
+        return self._page("Demo shop", body)
+
+    async def landing(self, request: Request) -> Response:
+        key = request.query_params.get("product", "sneakers")
+        product = PRODUCTS.get(key, PRODUCTS["sneakers"])
+        params = request.query_params
+        came = " · ".join(f"{name.removeprefix('utm_')} <b>{e(params[name])}</b>"
+                          for name in ("utm_source", "utm_medium", "utm_campaign", "utm_content") if params.get(name))
+        body = (
+            f'<div class="card"><h1>{e(product.name)}</h1><div class="price">{e(product.price)} {CURRENCY}</div>'
+            f'<a class="buy" href="/checkout?product={e(key if key in PRODUCTS else "sneakers")}">Buy now</a></div>'
+            f'<div class="card muted">You came from {came or "nowhere in particular"}. '
+            "<code>/t.js</code> keeps the click id from this URL in a first-party cookie for the thank-you page.</div>"
+        )
+        return self._page(product.name, body)
+
+    async def checkout(self, request: Request) -> Response:
+        key = request.query_params.get("product", "sneakers")
+        order_id = f"D-{secrets.token_hex(5).upper()}"  # one per purchase; reloading thank-you keeps it
+        return RedirectResponse(f"/thank-you?product={key if key in PRODUCTS else 'sneakers'}&order_id={order_id}",
+                                303)
+
+    async def thank_you(self, request: Request) -> Response:
+        key = request.query_params.get("product", "sneakers")
+        product = PRODUCTS.get(key, PRODUCTS["sneakers"])
+        order_id = request.query_params.get("order_id", "")
+        if not _ORDER_ID.match(order_id):
+            order_id = f"D-{secrets.token_hex(5).upper()}"
+        conversion = {"order_id": order_id, "value": product.price, "currency": CURRENCY, "type": "purchase"}
+        dashboard = (f' <a href="{e(self.dashboard_url)}">Open the dashboard</a>.' if self.dashboard_url else "")
+        body = (
+            f'<div class="card"><h1>Thank you!</h1><p>Order <code>{e(order_id)}</code>: {e(product.name)}, '
+            f'<b>{e(product.price)} {CURRENCY}</b>.</p><p class="muted">This page called '
+            f"<code>tracker.conversion(...)</code>, which fired <code>{e(self.edge_base)}/px.gif</code>; the order "
+            f"shows in the reports within a couple of seconds.{dashboard}</p></div>"
+            # The queueing form works whether or not /t.js has loaded yet.
+            f'<script>(window.tracker = window.tracker || []).push(["conversion", {script_json(conversion)}]);</script>'
+        )
+        return self._page("Thank you", body)
+
+    def _page(self, title: str, body: str) -> HTMLResponse:
+        # t.js goes in <head>, synchronously, as a shop's theme would include it: it must run on the landing page.
+        page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+                f'content="width=device-width, initial-scale=1"><title>{e(title)} · Demo shop</title>{_STYLE}'
+                f'<script src="{e(self.edge_base)}/t.js"></script></head><body><header>Demo shop</header>'
+                f"<main>{body}</main></body></html>")
+        return HTMLResponse(page, headers={"cache-control": "no-store"})
