@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +18,18 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tracker dev
 
-test: $(STAMP)
+demo: $(STAMP)
+	$(BIN)/tracker dev --demo
+
+# The browser tests drive Debian's chromium (Playwright never downloads a browser here).
+$(CHROMIUM):
+	$(SUDO) apt-get install -y chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	loadtest/bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check shortlinks tracker tests loadtest

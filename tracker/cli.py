@@ -48,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     loader.add_argument("--host", default="127.0.0.1", help="address of /healthz, /readyz and /metrics")
     loader.add_argument("--port", type=int, default=8082, help="port of /healthz, /readyz and /metrics; 0: none")
 
-    commands.add_parser("migrate", help="apply the ClickHouse schema (idempotent)")
+    migrate = commands.add_parser("migrate", help="apply the ClickHouse schema (idempotent)")
+    migrate.add_argument("--cluster", default="", help="apply ops/clickhouse/cluster/ ON CLUSTER this name")
 
     args = parser.parse_args(argv)
     configure_logging()
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         elif args.command == "loader":
             asyncio.run(run_loader(Settings.from_env(), args.name, args.host, args.port))
         elif args.command == "migrate":
-            run_migrate(Settings.from_env())
+            run_migrate(Settings.from_env(), args.cluster)
     except SettingsError as exc:
         print(f"tracker: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -107,10 +108,19 @@ def connect_clickhouse(settings: Settings):  # type: ignore[no-untyped-def]
         raise SettingsError(str(exc)) from None
 
 
-def run_migrate(settings: Settings) -> None:
-    from tracker.migrate import migrate
+def run_migrate(settings: Settings, cluster: str) -> None:
+    from tracker.cluster_migrate import migrate_cluster
+    from tracker.migrate import MigrationError, migrate
 
-    applied = migrate(connect_clickhouse(settings), retention_days=settings.retention_days)
+    client = connect_clickhouse(settings)
+    try:
+        if cluster:
+            applied = migrate_cluster(client, cluster, retention_days=settings.retention_days)
+        else:
+            applied = migrate(client, retention_days=settings.retention_days)
+    except (MigrationError, ValueError) as exc:
+        print(f"tracker migrate: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none, schema is up to date'}")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tracker.settings import VARIABLES
 
@@ -208,7 +209,6 @@ def test_the_build_context_is_an_allow_list_without_local_state() -> None:
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    yaml = pytest.importorskip("yaml")
     document = yaml.safe_load((ROOT / "ops" / "compose.yaml").read_text())
     assert isinstance(document, dict)
     return document
