@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     dev.add_argument("--admin-port", type=int, default=8081)
     dev.add_argument("--data", default="data", help="folder for Redis, ClickHouse, the secret and the API key")
     dev.add_argument("--demo", action="store_true", help="also seed demo campaigns and serve a demo storefront")
+    dev.add_argument("--demo-port", type=int, default=None, help="demo storefront port (default: admin port + 1)")
 
     edge = commands.add_parser("edge", help="the public redirect app (Redis only)")
     edge.add_argument("--host", default="127.0.0.1")
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.command == "dev":
             from tracker.dev import run_dev
 
-            asyncio.run(run_dev(args.host, args.edge_port, args.admin_port, args.data, args.demo))
+            asyncio.run(run_dev(args.host, args.edge_port, args.admin_port, args.data, args.demo, args.demo_port))
         elif args.command == "edge":
             Settings.from_env().require("TRACKER_REDIS_URL", "TRACKER_SECRET")
             if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
