@@ -30,8 +30,8 @@ from tracker.redirect import NOT_FOUND_PAGE, Redirect, RedirectTarget
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.edge")
-# Paths of one segment that are not short codes.
-RESERVED = frozenset({"/", "/px.gif", "/t.js", "/healthz", "/readyz", "/metrics", "/robots.txt", "/favicon.ico"})
+# The paths Starlette serves; every other path is a short code or the same 404 page.
+STARLETTE_PATHS = frozenset({"/px.gif", "/t.js", "/healthz", "/readyz", "/metrics", "/robots.txt"})
 
 
 class Edge:
@@ -64,11 +64,12 @@ class Edge:
         self.app.router.redirect_slashes = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            path = scope["path"]
-            if path.rfind("/") == 0 and path not in RESERVED:
-                return await self.redirect(scope, receive, send)
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"] in STARLETTE_PATHS:
+            return await self.app(scope, receive, send)
+        if scope["method"] in ("GET", "HEAD") and scope["path"].rfind("/") == 0:
+            return await self.redirect(scope, receive, send)
+        # Anything else looks exactly like a missing code: same status, headers and page.
+        await self.redirect.not_found(send)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:

@@ -143,6 +143,9 @@ class Redirect:
         SERVED[302].inc()
         REDIRECT_SECONDS.observe(perf_counter() - started)
 
+    async def not_found(self, send: Any) -> None:
+        await self._respond(send, 404, NOT_FOUND_START, NOT_FOUND_PAGE)
+
     async def _respond(self, send: Any, status: int, start: dict[str, Any], body: bytes) -> None:
         SERVED[status].inc()
         await send(start)
