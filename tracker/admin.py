@@ -70,10 +70,7 @@ class Admin:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        try:
-            await ensure_groups(self.redis, self.streams)
-        except RedisError as exc:  # the loader creates them too; the admin can serve without them
-            log.warning("could not create the stream groups at start (%s)", type(exc).__name__)
+        await ensure_groups(self.redis, self.streams, required=False)
         try:
             yield
         finally:

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from tracker.json_logs import LOGGING_CONFIG, configure_logging
-from tracker.serving import GracefulServer, uvicorn_config
+from tracker.json_logs import configure_logging
+from tracker.serving import GracefulServer, uvicorn_config, uvicorn_options
 from tracker.settings import Settings, SettingsError
 
 
@@ -82,22 +82,7 @@ def serve(factory: str, host: str, port: int, workers: int, forwarded_allow_ips:
         config = uvicorn_config(factory, host, port, forwarded_allow_ips=forwarded_allow_ips, factory=True)
         GracefulServer(config).run()
         return
-    uvicorn.run(
-        factory,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        server_header=False,
-        log_level="warning",
-        log_config=LOGGING_CONFIG,
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, **uvicorn_options(forwarded_allow_ips))
 
 
 def connect_clickhouse(settings: Settings):  # type: ignore[no-untyped-def]

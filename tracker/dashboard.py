@@ -34,7 +34,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tracker.auth import key_matches
-from tracker.http_json import ApiError
+from tracker.http_json import ApiError, read_body
 from tracker.reports import METRICS, MODELS, InvalidReport, Report, ReportQuery, campaign_report
 from tracker.reports_api import ReportsApi
 from tracker.settings import Settings
@@ -556,11 +556,7 @@ class Dashboard:
 
 async def _read_form(request: Request) -> dict[str, str]:
     """A small urlencoded form, read by hand: python-multipart is not a dependency for one field."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_LOGIN_BODY:
-            raise ApiError(413, f"body larger than {MAX_LOGIN_BODY} bytes")
+    body = await read_body(request, MAX_LOGIN_BODY)
     try:
         return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=10))
     except ValueError:

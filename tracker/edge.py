@@ -11,7 +11,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -73,10 +72,7 @@ class Edge:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        try:
-            await ensure_groups(self.redis, self.streams)
-        except RedisError as exc:  # redirects still work from cache; the loader creates the groups too
-            log.warning("could not create the stream groups at start (%s)", type(exc).__name__)
+        await ensure_groups(self.redis, self.streams, required=False)
         self.cache.start()
         self.writer.start()
         try:

@@ -49,13 +49,22 @@ def stream_names(count: int) -> list[str]:
     return names
 
 
-async def ensure_groups(redis: AnyRedis, streams: Sequence[str]) -> None:
+async def ensure_groups(redis: AnyRedis, streams: Sequence[str], required: bool = True) -> None:
+    """Create the loader's group on every stream at id 0. Apps that can serve without it (edge,
+    admin: the loader creates it too) pass `required=False` and only log a failure."""
     for stream in streams:
         try:
             await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
         except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
+            if "BUSYGROUP" in str(exc):
+                continue
+            if required:
                 raise
+            log.warning("could not create the stream group on %s (%s)", stream, exc)
+        except RedisError as exc:
+            if required:
+                raise
+            log.warning("could not create the stream group on %s (%s)", stream, type(exc).__name__)
 
 
 @dataclass

@@ -31,8 +31,8 @@ def error_response(status: int, message: str) -> Response:
     return json_response({"error": message}, status)
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The request body parsed as JSON; 413 past `max_bytes` (counted while reading), 400 when not JSON."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body; 413 past `max_bytes`, counted while reading so a lying Content-Length cannot pass."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, f"body larger than {max_bytes} bytes")
@@ -41,6 +41,12 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         body += chunk
         if len(body) > max_bytes:
             raise ApiError(413, f"body larger than {max_bytes} bytes")
+    return bytes(body)
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The request body parsed as JSON; 413 past `max_bytes`, 400 when not JSON."""
+    body = await read_body(request, max_bytes)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -278,7 +278,7 @@ class StreamLoader:
         return batch
 
     async def _read_into(self, batch: Batch, start: str, count: int | None, block_ms: int | None) -> None:
-        streams = {self.stream: start}
+        streams: Any = {self.stream: start}
         reply: Any = await self._redis.xreadgroup(GROUP, self._consumer, streams, count=count, block=block_ms)
         for _, entries in reply or []:
             for entry_id, fields in entries:
