@@ -10,8 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_USER_AGENT = 512
 MAX_REFERER = 1024
@@ -24,21 +23,33 @@ def new_click_id() -> str:
 
 
 class IpKeyer:
-    """`ip_ref`: hex HMAC-SHA256 (128 bits) of the client address under TRACKER_SECRET."""
+    """`ip_ref`: hex HMAC-SHA256 (128 bits) of the client address under TRACKER_SECRET.
 
-    def __init__(self, secret: str) -> None:
+    Refs of recent addresses are memoised (repeat taps, carrier NAT) in process memory only.
+    """
+
+    def __init__(self, secret: str, remembered: int = 65_536) -> None:
         self._mac = hmac.new(secret.encode(), b"ip:", hashlib.sha256)
+        self._refs: dict[str, str] = {}
+        self._remembered = remembered
 
     def ref(self, address: str) -> str:
-        if not address:
-            return ""
-        mac = self._mac.copy()
-        mac.update(address.encode())
-        return mac.hexdigest()[:32]
+        ref = self._refs.get(address)
+        if ref is None:
+            if not address:
+                return ""
+            mac = self._mac.copy()
+            mac.update(address.encode())
+            ref = mac.hexdigest()[:32]
+            if len(self._refs) >= self._remembered:
+                self._refs.clear()
+            self._refs[address] = ref
+        return ref
 
 
-@dataclass(frozen=True, slots=True)
-class ClickRequest:
+class ClickRequest(NamedTuple):
+    """Immutable; a NamedTuple because it is built on every redirect and is cheaper than a frozen dataclass."""
+
     method: str
     user_agent: str
     referer: str

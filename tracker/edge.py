@@ -6,6 +6,7 @@ workers) and by `tracker dev`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ from tracker.click import IpKeyer
 from tracker.event_stream import ConversionRecorder, EventWriter, ensure_groups, stream_names
 from tracker.health import health_routes
 from tracker.link_cache import LinkCache
-from tracker.metrics import metrics_routes
+from tracker.metrics import HotPathTally, metrics_routes
 from tracker.pixel import Pixel, StorefrontScript
 from tracker.redirect import NOT_FOUND_PAGE, Redirect, RedirectTarget
 from tracker.settings import Settings
@@ -44,7 +45,10 @@ class Edge:
         self.redis = redis if redis is not None else connect_redis(settings.redis_url, timeout=0.5)
         self.streams = stream_names(settings.event_streams)
         store = LinkStore(self.redis, CodeGenerator(settings.secret))
-        self.cache: LinkCache[RedirectTarget] = LinkCache(store, lambda link: RedirectTarget.compile(link, settings))
+        self.tally = HotPathTally()
+        self.cache: LinkCache[RedirectTarget] = LinkCache(
+            store, lambda link: RedirectTarget.compile(link, settings), tally=self.tally
+        )
         self.writer = EventWriter(self.redis, self.streams, settings.durability)
         self.redirect = Redirect(self.cache, self.writer, IpKeyer(settings.secret))
         self.pixel = Pixel(settings, ConversionRecorder(self.redis, self.streams))
@@ -70,10 +74,16 @@ class Edge:
         # Anything else looks exactly like a missing code: same status, headers and page.
         await self.redirect.not_found(send)
 
+    async def _flush_tally_every_second(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.tally.flush()
+
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await ensure_groups(self.redis, self.streams, required=False)
         self.cache.start()
+        ticker = asyncio.create_task(self._flush_tally_every_second(), name="metrics-tick")
         self.writer.start()
         try:
             yield
@@ -81,6 +91,8 @@ class Edge:
             # uvicorn has stopped taking requests and drained the ones in flight by now.
             await self.writer.close()
             await self.cache.close()
+            ticker.cancel()
+            self.tally.flush()
             await self.redis.aclose()
 
 

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from shortlinks.link import Link
 from shortlinks.link_store import LinkStore
-from tracker.metrics import LINK_CACHE
+from tracker.metrics import HotPathTally
 
 T = TypeVar("T")
 log = logging.getLogger("tracker.link_cache")
@@ -31,9 +31,6 @@ class _Entry(Generic[T]):
     fresh_until: float
 
 
-HITS, MISSES, STALE = (LINK_CACHE.labels(result) for result in ("hit", "miss", "stale"))
-
-
 class LinkCache(Generic[T]):
     def __init__(
         self,
@@ -42,7 +39,9 @@ class LinkCache(Generic[T]):
         ttl: float = 60.0,
         negative_ttl: float = 1.0,
         max_entries: int = 500_000,
+        tally: HotPathTally | None = None,
     ) -> None:
+        self.tally = tally or HotPathTally()
         self._store = store
         self._compile = compile_link
         self._ttl = ttl
@@ -58,15 +57,15 @@ class LinkCache(Generic[T]):
         """The compiled link, or None when there is no such link."""
         entry = self._entries.get(code)
         if entry is not None and entry.fresh_until > time.monotonic():
-            HITS.inc()
+            self.tally.cache["hit"] += 1
             return entry.value
-        MISSES.inc()
+        self.tally.cache["miss"] += 1
         try:
             record = await self._store.get_record(code)
         except (RedisError, OSError):
             if entry is None:
                 raise
-            STALE.inc()
+            self.tally.cache["stale"] += 1
             return entry.value
         value = None if record is None else self._compile(Link.from_record(record))
         if len(self._entries) >= self._max_entries:

@@ -22,7 +22,6 @@ from shortlinks.link import Link
 from tracker.click import ClickRequest, IpKeyer, new_click_id
 from tracker.event_stream import EventWriter
 from tracker.link_cache import LinkCache
-from tracker.metrics import REDIRECT_SECONDS, REDIRECTS
 from tracker.settings import Settings
 
 NOT_FOUND_PAGE = (
@@ -49,7 +48,6 @@ def html_response_start(status: int, body: bytes) -> dict[str, Any]:
 NOT_FOUND_START = html_response_start(404, NOT_FOUND_PAGE)
 UNAVAILABLE_START = html_response_start(503, UNAVAILABLE_PAGE)
 EMPTY_BODY = {"type": "http.response.body", "body": b""}
-SERVED = {status: REDIRECTS.labels(str(status)) for status in (302, 404, 503)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +60,7 @@ class RedirectTarget:
     cookie_tail: bytes  # b"; Max-Age=...; Path=/; Secure; HttpOnly; SameSite=Lax"
     expires_at: float  # epoch seconds; inf when the link does not expire
     disabled: bool
-    event_fields: dict[str, Any]
+    event_head: bytes  # the event JSON's link fields, without the closing brace
 
     @classmethod
     def compile(cls, link: Link, settings: Settings) -> RedirectTarget:
@@ -78,7 +76,7 @@ class RedirectTarget:
             cookie_tail=cookie_tail.encode(),
             expires_at=link.expires_at.timestamp() if link.expires_at else math.inf,
             disabled=link.disabled,
-            event_fields={
+            event_head=orjson.dumps({
                 "kind": "click",
                 "code": link.code,
                 "channel": link.channel,
@@ -92,12 +90,12 @@ class RedirectTarget:
                 "tags": list(link.tags),
                 "recipient_ref": link.recipient_ref,
                 "destination_host": urlsplit(link.destination).hostname or "",
-            },
+            })[:-1],
         )
 
     def click_event(self, click_id: str, request: ClickRequest, now: float, ip_ref: str) -> bytes:
-        return orjson.dumps({
-            **self.event_fields,
+        # The link's fields were encoded once at compile time; only the request's are encoded here.
+        return self.event_head + b"," + orjson.dumps({
             "click_id": click_id,
             "ts": int(now * 1000),
             "method": request.method,
@@ -105,7 +103,7 @@ class RedirectTarget:
             "referer": request.referer,
             "purpose": request.purpose,
             "ip_ref": ip_ref,
-        })
+        })[1:]
 
 
 class Redirect:
@@ -115,6 +113,7 @@ class Redirect:
         self._cache = cache
         self._writer = writer
         self._ip = ip_keyer
+        self._tally = cache.tally
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         started = perf_counter()
@@ -140,13 +139,13 @@ class Redirect:
             ],
         })
         await send(EMPTY_BODY)
-        SERVED[302].inc()
-        REDIRECT_SECONDS.observe(perf_counter() - started)
+        self._tally.statuses[302] += 1
+        self._tally.observe(perf_counter() - started)
 
     async def not_found(self, send: Any) -> None:
         await self._respond(send, 404, NOT_FOUND_START, NOT_FOUND_PAGE)
 
     async def _respond(self, send: Any, status: int, start: dict[str, Any], body: bytes) -> None:
-        SERVED[status].inc()
+        self._tally.statuses[status] += 1
         await send(start)
         await send({"type": "http.response.body", "body": body})

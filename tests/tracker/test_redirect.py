@@ -174,7 +174,15 @@ def test_metrics_count_redirects_by_status_latency_and_cache_hits(stack):
     for _ in range(5):
         stack.edge.get(f"/{link['code']}")
     stack.edge.get("/Zz9Zz9Zz")
-    after = stack.edge.get("/metrics").text
+
+    def flushed() -> str | None:
+        # The redirect path counts in plain ints, moved into the series on a one-second tick.
+        text = stack.edge.get("/metrics").text
+        grown = metric(text, "tracker_redirect_duration_seconds_count") - metric(
+            before, "tracker_redirect_duration_seconds_count")
+        return text if grown >= 5 else None
+
+    after = wait_until(flushed, timeout=5, interval=0.1, message="the metrics tick")
     assert 'tracker_redirects_total{status="302"}' in after
     assert (
         metric(after, 'tracker_redirects_total{status="302"}') - metric(before, 'tracker_redirects_total{status="302"}')
