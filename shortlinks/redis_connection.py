@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 
 AnyRedis = Redis | RedisCluster
+MAX_CONNECTIONS = 256
 
 
 def connect_redis(url: str, *, timeout: float = 2.0) -> AnyRedis:
@@ -19,4 +20,10 @@ def connect_redis(url: str, *, timeout: float = 2.0) -> AnyRedis:
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
         )
-    return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30)
+    # A blocking pool: a burst of cache misses (an SMS blast's first taps) waits a moment for a
+    # connection instead of failing with "Too many connections".
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=timeout, socket_timeout=timeout,
+        socket_connect_timeout=timeout, health_check_interval=30,
+    )
+    return Redis(connection_pool=pool)

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Sequence
 
 import uvicorn
+import uvloop
 
 from tracker.json_logs import configure_logging
 from tracker.serving import GracefulServer, uvicorn_config, uvicorn_options
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.command == "dev":
             from tracker.dev import run_dev
 
-            asyncio.run(run_dev(args.host, args.edge_port, args.admin_port, args.data, args.demo, args.demo_port))
+            uvloop.run(run_dev(args.host, args.edge_port, args.admin_port, args.data, args.demo, args.demo_port))
         elif args.command == "edge":
             Settings.from_env().require("TRACKER_REDIS_URL", "TRACKER_SECRET")
             if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:

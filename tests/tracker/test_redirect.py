@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -201,3 +202,22 @@ def test_metrics_count_redirects_by_status_latency_and_cache_hits(stack):
         before, 'tracker_link_cache_lookups_total{result="hit"}'
     )
     assert "tracker_events_written_total" in after and "tracker_events_dropped_total" in after
+
+
+def test_a_burst_of_first_taps_on_cold_links_all_get_302(redis_url):
+    """An SMS blast: hundreds of recipients tap their own never-cached link at the same moment."""
+    settings = make_settings(redis_url)
+    with serve_in_thread(Admin(settings).app) as admin_url, serve_in_thread(Edge(settings)) as edge_url:
+        links = httpx.post(f"{admin_url}/v1/links/batch", headers=AUTH, timeout=30, json={
+            "template": {"destination": "https://shop.example/"},
+            "recipients": [f"+1415555{i:04d}" for i in range(400)],
+        }).json()["links"]
+
+        async def blast() -> list[int]:
+            limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+            async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+                replies = await asyncio.gather(*(client.get(f"{edge_url}/{link['code']}") for link in links))
+            return [reply.status_code for reply in replies]
+
+        statuses = asyncio.run(blast())
+    assert statuses == [302] * 400
