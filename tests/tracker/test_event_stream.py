@@ -128,6 +128,7 @@ def test_ack_mode_survives_kill_9_of_the_edge_with_every_answered_click_in_the_s
         code = httpx.post(f"http://127.0.0.1:{admin_port}/v1/links", json={"destination": "https://shop.example/"},
                           headers={"Authorization": f"Bearer {API_KEY}"}).json()["code"]
         answered: list[str] = []
+        enough = asyncio.Event()
 
         async def tap(client: httpx.AsyncClient) -> None:
             for _ in range(2000):
@@ -136,12 +137,13 @@ def test_ack_mode_survives_kill_9_of_the_edge_with_every_answered_click_in_the_s
                 except httpx.TransportError:
                     return
                 answered.append(reply.headers["location"].rsplit("sclid=", 1)[1])
+                if len(answered) >= 1500:
+                    enough.set()
 
         async def load() -> None:
             async with httpx.AsyncClient(limits=httpx.Limits(max_connections=32)) as client:
                 tasks = [asyncio.create_task(tap(client)) for _ in range(32)]
-                while len(answered) < 1500:
-                    await asyncio.sleep(0.005)
+                await asyncio.wait_for(enough.wait(), 60)
                 os.kill(edge.pid, signal.SIGKILL)
                 await asyncio.wait_for(asyncio.gather(*tasks), 30)
 
