@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import redis
 
+from tests.servers import wait_until
 from tracker.embedded_redis import EmbeddedRedis, free_port
 
 
@@ -46,13 +46,10 @@ class LocalCluster:
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         subprocess.run([cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
                        check=True, capture_output=True, timeout=timeout)
-        deadline = time.monotonic() + timeout
         for node in self.nodes:
             client = redis.Redis(port=node.port)
-            while client.cluster("info").get("cluster_state") != "ok":
-                if time.monotonic() > deadline:
-                    raise TimeoutError("cluster did not reach state ok")
-                time.sleep(0.05)
+            wait_until(lambda c=client: c.cluster("info").get("cluster_state") == "ok", timeout, 0.05,
+                       "the cluster to reach state ok")
             client.close()
         return self
 

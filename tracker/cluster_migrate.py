@@ -22,16 +22,16 @@ from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
 
 from tracker.migrate import (
-    _ANY_TTL_RE,
-    _OUR_TTL_RE,
-    _RECORD_COLUMNS,
-    _RECORD_TYPES,
+    ANY_TTL_RE,
     MIGRATIONS_DIR,
+    OUR_TTL_RE,
+    RECORD_COLUMNS,
+    RECORD_TYPES,
     RETENTION_TABLES,
     Migration,
     MigrationError,
-    _recorded,
     load_migrations,
+    recorded_checksums,
 )
 
 CLUSTER_MIGRATIONS_DIR = MIGRATIONS_DIR / "cluster"
@@ -87,7 +87,7 @@ def migrate_cluster(
     # The URL's database exists on the server it points to; the others may not have it yet.
     _run(client, f"CREATE DATABASE IF NOT EXISTS {quote_identifier(template.database)} ON CLUSTER '{cluster}'")
     _run(client, template.render(_CREATE_SCHEMA_MIGRATIONS))
-    recorded = _recorded(client)
+    recorded = recorded_checksums(client)
     for migration in migrations:
         checksum = recorded.get(migration.version)
         if checksum is not None and checksum != migration.checksum:
@@ -114,8 +114,8 @@ def _apply(client: Client, template: ClusterTemplate, migration: Migration) -> N
     client.insert(
         "schema_migrations",
         [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],
-        column_names=_RECORD_COLUMNS,
-        column_type_names=_RECORD_TYPES,
+        column_names=RECORD_COLUMNS,
+        column_type_names=RECORD_TYPES,
     )
 
 
@@ -140,9 +140,9 @@ def apply_cluster_retention(client: Client, template: ClusterTemplate, days: int
         if not rows:
             raise MigrationError(f"{local} is missing: the cluster schema is not applied in this database")
         engine_full = rows[0][0]
-        ours = _OUR_TTL_RE.search(engine_full)
+        ours = OUR_TTL_RE.search(engine_full)
         on_cluster = f"ALTER TABLE {local} ON CLUSTER '{template.cluster}'"
         if days > 0 and (ours is None or int(ours.group(1)) != days):
             _run(client, f"{on_cluster} MODIFY TTL toDateTime(ts) + INTERVAL {int(days)} DAY")
-        elif days == 0 and _ANY_TTL_RE.search(engine_full):
+        elif days == 0 and ANY_TTL_RE.search(engine_full):
             _run(client, f"{on_cluster} REMOVE TTL")

@@ -4,7 +4,7 @@ A file `NNNN_name.sql` is a migration: version `NNNN`. Applied versions are reco
 with the file's sha256, so running `tracker migrate` again applies only new files, and a file edited after it
 was applied is refused instead of silently diverging from what the database really holds (the fix is a new
 numbered file). Only files directly in the folder count: `cluster/` holds the Replicated variant, applied by
-hand on a cluster.
+`tracker migrate --cluster NAME` (tracker/cluster_migrate.py).
 
 Retention is not a migration: it follows `TRACKER_RETENTION_DAYS` on every run, as a table TTL.
 """
@@ -36,11 +36,11 @@ CREATE TABLE IF NOT EXISTS schema_migrations
 ENGINE = ReplacingMergeTree(applied_at)
 ORDER BY version
 """
-_RECORD_COLUMNS = ["version", "name", "checksum", "applied_at"]
-_RECORD_TYPES = ["String", "String", "String", "DateTime64(3, 'UTC')"]
+RECORD_COLUMNS = ["version", "name", "checksum", "applied_at"]
+RECORD_TYPES = ["String", "String", "String", "DateTime64(3, 'UTC')"]
 # How ClickHouse prints back the TTL we set, e.g. "TTL toDateTime(ts) + toIntervalDay(7)" in engine_full.
-_OUR_TTL_RE = re.compile(r"\bTTL toDateTime\(ts\) \+ toIntervalDay\((\d+)\)(?:\s+SETTINGS\b|\s*$)")
-_ANY_TTL_RE = re.compile(r"\bTTL\b")
+OUR_TTL_RE = re.compile(r"\bTTL toDateTime\(ts\) \+ toIntervalDay\((\d+)\)(?:\s+SETTINGS\b|\s*$)")
+ANY_TTL_RE = re.compile(r"\bTTL\b")
 
 
 class MigrationError(RuntimeError):
@@ -89,7 +89,7 @@ def load_migrations(folder: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-def _recorded(client: Client) -> dict[str, str]:
+def recorded_checksums(client: Client) -> dict[str, str]:
     """version -> checksum of what was applied; empty when nothing ever was (no table yet)."""
     if not client.command("EXISTS TABLE schema_migrations"):
         return {}
@@ -101,7 +101,7 @@ def _recorded(client: Client) -> dict[str, str]:
 
 def applied_versions(client: Client) -> list[str]:
     """Versions recorded in `schema_migrations`, oldest first; read-only (creates nothing)."""
-    return sorted(_recorded(client))
+    return sorted(recorded_checksums(client))
 
 
 def migrate(client: Client, retention_days: int = 0, folder: Path = MIGRATIONS_DIR) -> list[str]:
@@ -115,7 +115,7 @@ def migrate(client: Client, retention_days: int = 0, folder: Path = MIGRATIONS_D
         raise ValueError(f"retention_days must be >= 0, got {retention_days}")
     migrations = load_migrations(folder)
     client.command(_CREATE_SCHEMA_MIGRATIONS)
-    recorded = _recorded(client)
+    recorded = recorded_checksums(client)
     for migration in migrations:
         checksum = recorded.get(migration.version)
         if checksum is not None and checksum != migration.checksum:
@@ -135,8 +135,8 @@ def migrate(client: Client, retention_days: int = 0, folder: Path = MIGRATIONS_D
         client.insert(
             "schema_migrations",
             [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],
-            column_names=_RECORD_COLUMNS,
-            column_type_names=_RECORD_TYPES,
+            column_names=RECORD_COLUMNS,
+            column_type_names=RECORD_TYPES,
         )
         applied.append(migration.version)
     apply_retention(client, retention_days)
@@ -153,8 +153,8 @@ def apply_retention(client: Client, days: int) -> None:
             "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}",
             parameters={"table": table},
         ).result_rows[0][0]
-        ours = _OUR_TTL_RE.search(engine_full)
+        ours = OUR_TTL_RE.search(engine_full)
         if days > 0 and (ours is None or int(ours.group(1)) != days):
             client.command(f"ALTER TABLE {table} MODIFY TTL toDateTime(ts) + INTERVAL {int(days)} DAY")
-        elif days == 0 and _ANY_TTL_RE.search(engine_full):
+        elif days == 0 and ANY_TTL_RE.search(engine_full):
             client.command(f"ALTER TABLE {table} REMOVE TTL")

@@ -141,7 +141,7 @@ def process_running() -> Iterator[Any]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start(*argv: str) -> int:
-        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", *argv])
+        process = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()", *argv])
         started.append(process)
         return process.pid
 
