@@ -186,7 +186,10 @@ def buy_through(context: BrowserContext, dev: Dev, link: DemoLink) -> tuple[str,
 def wait_for_credit(dev: Dev, link: DemoLink, before: dict[str, Any]) -> dict[str, Any]:
     def credited() -> dict[str, Any] | None:
         row = dev.row(link.campaign, link.message)
-        return row if row["orders"] >= before["orders"] + 1 else None
+        # The report reads clicks and credit in separate queries: the loader may land the click and the order
+        # between them, so wait until both show (the assertions below still say they moved by exactly one).
+        moved = row["orders"] >= before["orders"] + 1 and row["human_clicks"] >= before["human_clicks"] + 1
+        return row if moved else None
 
     row = wait_until(credited, timeout=REPORT_DEADLINE, interval=0.2, message=f"the order credited to {link}")
     assert row["orders"] == before["orders"] + 1
