@@ -37,14 +37,14 @@ print('\n'.join(keep))" > requirements.txt \
     && python -m venv --without-pip /opt/venv \
     && pip --python /opt/venv/bin/python install --no-index --find-links /wheels -r requirements.txt
 
-# The code runs from /app (PYTHONPATH), not from site-packages: `tracker migrate` finds its schema files at
-# tracker/../ops/clickhouse, which only holds in the source layout. This launcher is the `tracker` command.
+# The code runs from /app (PYTHONPATH), not from site-packages; the schema files are package data under
+# tracker/clickhouse/schema/, so they come with `COPY tracker`. This launcher is the `tracker` command.
 # The __main__ guard matters: `edge --workers N` spawns workers, and spawn re-imports the main script.
 RUN printf '%s\n' '#!/opt/venv/bin/python' 'import sys' 'from tracker.cli import main' \
         'if __name__ == "__main__":' '    sys.exit(main())' > /opt/venv/bin/tracker \
     && chmod 0755 /opt/venv/bin/tracker
 
-# --- runtime: the venv, the code and the schema files; no compilers, no pip cache, no secrets --------------
+# --- runtime: the venv and the code (schema, templates and static files included); no compilers, no pip cache, no secrets --------------
 FROM ${PYTHON_IMAGE} AS runtime
 
 LABEL org.opencontainers.image.title="sms-click-tracker" \
@@ -65,7 +65,6 @@ WORKDIR /app
 COPY pyproject.toml ./
 COPY shortlinks ./shortlinks
 COPY tracker ./tracker
-COPY ops/clickhouse ./ops/clickhouse
 # Bytecode compiled now, as root: the code stays read-only to the app user, and workers start without compiling.
 RUN python -m compileall -q /app/shortlinks /app/tracker
 

@@ -25,15 +25,20 @@ demo: $(STAMP)
 $(CHROMIUM):
 	$(SUDO) apt-get install -y chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
-test: $(STAMP) $(CHROMIUM)
-	$(BIN)/pytest -q
+# Lint first (seconds), then the suite on two workers (CI has two cores); `PYTEST_WORKERS=0` runs it serially.
+PYTEST_WORKERS ?= 2
+
+test: lint $(CHROMIUM)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 bench: $(STAMP)
 	loadtest/bench
 
+# ruff, mypy, and the import-linter contracts of pyproject.toml (the architecture: docs/architecture.md).
 lint: $(STAMP)
 	$(BIN)/ruff check shortlinks tracker tests loadtest
 	$(BIN)/mypy shortlinks tracker
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) data

@@ -23,11 +23,11 @@ import orjson
 import redis
 from redis.asyncio import Redis
 
-from tracker.clickhouse import connect
-from tracker.embedded_redis import EmbeddedRedis
-from tracker.event_stream import stream_names
-from tracker.loader import Loader, clickhouse_inserter
-from tracker.migrate import migrate
+from tracker.clickhouse.connect import connect
+from tracker.clickhouse.migrate import migrate
+from tracker.dev.embedded_redis import EmbeddedRedis
+from tracker.events.streams import stream_names
+from tracker.loader.stream_loader import Loader, clickhouse_inserter
 
 PHONES = ("iPhone; CPU iPhone OS 17_{v} like Mac OS X", "Linux; Android 14; SM-S91{v}B", "Linux; Android 13; Pixel {v}")
 

@@ -20,10 +20,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tracker.clickhouse import connect
-from tracker.loader import CLICK_COLUMNS, CONVERSION_COLUMNS
-from tracker.migrate import migrate
-from tracker.reports import MODELS, ReportQuery, campaign_report
+from tracker.clickhouse.connect import connect
+from tracker.clickhouse.migrate import migrate
+from tracker.events import click, conversion
+from tracker.reports.attribution import MODELS
+from tracker.reports.campaign import campaign_report
+from tracker.reports.query import ReportQuery
 from tracker.settings import Settings
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -53,7 +55,7 @@ def generate_clicks(client: Any, rng: random.Random, total: int) -> list[tuple[s
     done = 0
     while done < total:
         size = min(BLOCK, total - done)
-        data: dict[str, list[Any]] = {name: [] for name, _ in CLICK_COLUMNS}
+        data: dict[str, list[Any]] = {name: [] for name, _ in click.COLUMNS}
         for i in range(size):
             click_id = f"c{done + i:012d}{rng.getrandbits(40):010x}"
             ts_ms = start_ms + rng.randrange(span_ms + 7 * 86_400_000)
@@ -85,13 +87,13 @@ def generate_clicks(client: Any, rng: random.Random, total: int) -> list[tuple[s
             data["ip_ref"].append(f"{rng.getrandbits(64):016x}")
             if not is_bot:
                 humans.append((click_id, ts_ms, recipient))
-        _insert(client, "clicks", CLICK_COLUMNS, data)
+        _insert(client, "clicks", click.COLUMNS, data)
         done += size
     return humans
 
 
 def generate_conversions(client: Any, rng: random.Random, total: int, humans: list[tuple[str, int, str]]) -> None:
-    data: dict[str, list[Any]] = {name: [] for name, _ in CONVERSION_COLUMNS}
+    data: dict[str, list[Any]] = {name: [] for name, _ in conversion.COLUMNS}
 
     def add(order_id: str, kind: str, value: Decimal, currency: str, click_id: str, recipient: str, ts_ms: int) -> None:
         for name, item in (("order_id", order_id), ("type", kind), ("value", value), ("currency", currency),
@@ -120,7 +122,7 @@ def generate_conversions(client: Any, rng: random.Random, total: int, humans: li
             add(order_id, "purchase", value, currency, click_id, "", ts_ms + 5000)
         if rng.random() < 0.06:
             add(order_id, "refund", value, currency, "", "", ts_ms + 86_400_000)
-    _insert(client, "conversions", CONVERSION_COLUMNS, data)
+    _insert(client, "conversions", conversion.COLUMNS, data)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tracker.embedded_redis import free_port
+from tracker.dev.embedded_redis import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 READY_LINE = "tracker dev is running"

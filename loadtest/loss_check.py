@@ -100,7 +100,7 @@ def query_in_child(clickhouse_url: str, sql: str, timeout: float = 300.0) -> lis
 
 
 def query(clickhouse_url: str, sql: str) -> list[list[Any]]:
-    from tracker.clickhouse import connect
+    from tracker.clickhouse.connect import connect
 
     return [list(row) for row in connect(clickhouse_url).query(sql).result_rows]
 

@@ -44,7 +44,7 @@ from shortlinks.link import LinkDraft, LinkRules
 from shortlinks.link_store import LinkStore
 from shortlinks.recipient import RecipientKeyer
 from shortlinks.redis_connection import connect_redis
-from tracker.embedded_redis import EmbeddedRedis, free_port
+from tracker.dev.embedded_redis import EmbeddedRedis, free_port
 
 LUA = Path(__file__).resolve().parent / "wrk" / "codes.lua"
 RESULTS = Path(__file__).resolve().parent / "results" / "bench.md"

@@ -146,9 +146,6 @@ class Link:
             created_at=created_at,
         )
 
-    def is_live(self, now: datetime) -> bool:
-        return not self.disabled and (self.expires_at is None or self.expires_at > now)
-
     def patched(self, body: object, rules: LinkRules) -> Link:
         """Apply a PATCH body (`disabled`, `expires_at`, `destination`); raises InvalidLink."""
         if not isinstance(body, Mapping) or not body:

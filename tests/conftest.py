@@ -8,14 +8,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from tracker.embedded_redis import EmbeddedRedis
+from tests.support.settings import make_settings
+from tracker.dev.embedded_redis import EmbeddedRedis
 from tracker.settings import Settings
 
-pytest_plugins = ["tests.fixtures_clickhouse"]
-
-SECRET = "test-secret-0123456789abcdef"
-API_KEY = "test-api-key-0123456789"
-
+pytest_plugins = ["tests.support.clickhouse"]
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
@@ -40,16 +37,6 @@ def sync_redis(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
-
-
-def make_settings(redis_url: str = "", **env: str) -> Settings:
-    base = {
-        "TRACKER_REDIS_URL": redis_url,
-        "TRACKER_SECRET": SECRET,
-        "TRACKER_API_KEYS": API_KEY,
-        "TRACKER_SHORT_BASE": "https://go.shop.example",
-    }
-    return Settings.from_env({**base, **env})
 
 
 @pytest.fixture

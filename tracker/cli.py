@@ -1,22 +1,22 @@
-"""`tracker dev | edge | admin | loader | migrate`."""
+"""`tracker dev | edge | admin | loader | migrate`: the command line, parsed and dispatched; nothing else.
+
+Each command's work lives in its room (tracker.dev.runner, tracker.loader.app, tracker.clickhouse.migrate, the
+app factories of tracker.edge.app and tracker.admin.app); those imports are made when the command is chosen, so
+`tracker edge` never loads chDB or the report code.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import os
-import signal
 import socket
 import sys
-import tempfile
 from collections.abc import Sequence
 
-import uvicorn
 import uvloop
 
 from tracker.json_logs import configure_logging
-from tracker.serving import GracefulServer, uvicorn_config, uvicorn_options
+from tracker.serving import serve
 from tracker.settings import Settings, SettingsError
 
 
@@ -51,101 +51,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     loader.add_argument("--port", type=int, default=8082, help="port of /healthz, /readyz and /metrics; 0: none")
 
     migrate = commands.add_parser("migrate", help="apply the ClickHouse schema (idempotent)")
-    migrate.add_argument("--cluster", default="", help="apply ops/clickhouse/cluster/ ON CLUSTER this name")
+    migrate.add_argument("--cluster", default="", help="apply the cluster variant of the schema ON CLUSTER this name")
 
     args = parser.parse_args(argv)
     configure_logging()
     try:
         if args.command == "dev":
-            from tracker.dev import run_dev
+            from tracker.dev.runner import run_dev
 
             uvloop.run(run_dev(args.host, args.edge_port, args.admin_port, args.data, args.demo, args.demo_port))
         elif args.command == "edge":
             Settings.from_env().require("TRACKER_REDIS_URL", "TRACKER_SECRET")
-            if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-                # Before any worker imports prometheus_client: /metrics then sums every worker.
-                os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tracker-metrics-")
-            serve("tracker.edge:app_from_env", args.host, args.port, args.workers, args.forwarded_allow_ips)
+            serve("tracker.edge.app:app_from_env", args.host, args.port, args.workers, args.forwarded_allow_ips)
         elif args.command == "admin":
             Settings.from_env().require("TRACKER_REDIS_URL", "TRACKER_SECRET", "TRACKER_API_KEYS")
-            serve("tracker.admin:app_from_env", args.host, args.port, 1, args.forwarded_allow_ips)
+            serve("tracker.admin.app:app_from_env", args.host, args.port, 1, args.forwarded_allow_ips)
         elif args.command == "loader":
+            from tracker.loader.app import run_loader
+
             asyncio.run(run_loader(Settings.from_env(), args.name, args.host, args.port))
         elif args.command == "migrate":
+            from tracker.clickhouse.migrate import run_migrate
+
             run_migrate(Settings.from_env(), args.cluster)
     except SettingsError as exc:
         print(f"tracker: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-def serve(factory: str, host: str, port: int, workers: int, forwarded_allow_ips: str) -> None:
-    if workers == 1:
-        config = uvicorn_config(factory, host, port, forwarded_allow_ips=forwarded_allow_ips, factory=True)
-        GracefulServer(config).run()
-        return
-    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, **uvicorn_options(forwarded_allow_ips))
-
-
-def connect_clickhouse(settings: Settings):  # type: ignore[no-untyped-def]
-    from tracker.clickhouse import ClickHouseUrlError, connect
-
-    try:
-        return connect(settings.clickhouse_url)
-    except ClickHouseUrlError as exc:
-        raise SettingsError(str(exc)) from None
-
-
-def run_migrate(settings: Settings, cluster: str) -> None:
-    from tracker.cluster_migrate import migrate_cluster
-    from tracker.migrate import MigrationError, migrate
-
-    client = connect_clickhouse(settings)
-    try:
-        if cluster:
-            applied = migrate_cluster(client, cluster, retention_days=settings.retention_days)
-        else:
-            applied = migrate(client, retention_days=settings.retention_days)
-    except (MigrationError, ValueError) as exc:
-        print(f"tracker migrate: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
-    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none, schema is up to date'}")
-
-
-async def run_loader(settings: Settings, name: str, host: str, port: int) -> None:
-    from starlette.applications import Starlette
-
-    from shortlinks.redis_connection import connect_redis
-    from tracker.event_stream import stream_names
-    from tracker.health import health_routes
-    from tracker.loader import Loader, clickhouse_inserter
-    from tracker.metrics import metrics_routes
-    from tracker.serving import EmbeddedServer, uvicorn_config
-
-    settings.require("TRACKER_REDIS_URL")
-    client = connect_clickhouse(settings)
-    redis = connect_redis(settings.redis_url)
-    loader = Loader(redis, clickhouse_inserter(client), stream_names(settings.event_streams), name)
-
-    async def clickhouse_answers() -> bool:
-        try:
-            return bool(await asyncio.to_thread(client.ping))
-        except Exception:  # noqa: BLE001 - any failure means not ready
-            return False
-
-    server = None
-    if port:
-        app = Starlette(routes=[*health_routes(redis, clickhouse_answers), *metrics_routes()])
-        server = EmbeddedServer(uvicorn_config(app, host, port))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, loader.stop.set)
-    serving = asyncio.create_task(server.serve()) if server else None
-    await loader.run()
-    if server and serving:
-        server.should_exit = True
-        await serving
-    logging.getLogger("tracker.loader").info("stopped after loading %d clicks and %d conversions",
-                                             loader.stats.clicks, loader.stats.conversions)
 
 
 if __name__ == "__main__":

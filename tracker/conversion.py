@@ -25,15 +25,13 @@ from decimal import Decimal
 import pycountry
 
 from shortlinks.recipient import InvalidRecipient, RecipientKeyer
+from tracker.events import conversion as event
 
 CONVERSION_TYPES: tuple[str, ...] = ("purchase", "refund", "add_to_cart", "checkout", "signup", "lead")
 SOURCES: tuple[str, ...] = ("pixel", "api", "js")
 SIGNING_MODES: tuple[str, ...] = ("off", "optional", "required")
 
 API_FIELDS = frozenset({"order_id", "type", "value", "currency", "click_id", "recipient", "occurred_at"})
-EVENT_FIELDS: tuple[str, ...] = (
-    "kind", "order_id", "type", "value", "currency", "click_id", "recipient_ref", "ts", "source", "verified",
-)
 MAX_ORDER_ID_LENGTH = 128
 # One cap for every string that comes in, checked before any parsing, so no parser ever sees a huge input.
 MAX_FIELD_LENGTH = 256
@@ -146,7 +144,7 @@ class Conversion:
     def to_event(self) -> dict[str, object]:
         """The stream event. The value travels as a plain decimal string so no float ever touches money."""
         return {
-            "kind": "conversion",
+            "kind": event.KIND,
             "order_id": self.order_id,
             "type": self.type,
             "value": format(self.value, "f"),
@@ -164,10 +162,10 @@ class Conversion:
         upgraded first (writing a new field) does not stall an older loader."""
         if not isinstance(d, Mapping):
             raise InvalidConversion("not_an_object", "a conversion event must be an object")
-        missing = [name for name in EVENT_FIELDS if name not in d]
+        missing = [name for name in event.FIELDS if name not in d]
         if missing:
             raise InvalidConversion("bad_event", f"{missing[0]}: missing from the event")
-        if d["kind"] != "conversion":
+        if d["kind"] != event.KIND:
             raise InvalidConversion("bad_event", "kind: expected 'conversion'")
         ts, source, verified, recipient_ref = d["ts"], d["source"], d["verified"], d["recipient_ref"]
         if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
@@ -373,3 +371,8 @@ def _check_signature(params: Mapping[str, str], secret: str, signing: str) -> bo
     if not hmac.compare_digest(expected.encode(), sig.strip().lower().encode()):
         raise InvalidConversion("bad_signature", "sig: does not match order_id|value|currency|type")
     return True
+
+
+def conversion_identity(conversion: Conversion) -> str:
+    """What makes two conversions the same one, the key the recorder deduplicates on: the order and the type."""
+    return f"{conversion.type}:{conversion.order_id}"

@@ -1,5 +1,7 @@
 """Prometheus series of every process, and the `/metrics` endpoint.
 
+The edge counts its hot path in plain ints first (tracker.edge.tally) and adds them here once a second.
+
 With several uvicorn workers, `tracker edge` points PROMETHEUS_MULTIPROC_DIR at a fresh folder
 before the workers start, so whichever worker answers `/metrics` reports the sum of all.
 """
@@ -7,7 +9,7 @@ before the workers start, so whichever worker answers `/metrics` reports the sum
 from __future__ import annotations
 
 import os
-from bisect import bisect_left
+from collections.abc import Sequence
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,10 +25,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 REDIRECTS = Counter("tracker_redirects", "Answers of the redirect endpoint, by HTTP status", ["status"])
+REDIRECT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 REDIRECT_SECONDS = Histogram(
     "tracker_redirect_duration_seconds",
     "Server time of a redirect, from lookup to the response start (includes the ack wait)",
-    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+    buckets=REDIRECT_BUCKETS,
 )
 LINK_CACHE = Counter("tracker_link_cache_lookups", "Link cache lookups: hit, miss (Redis read) or stale", ["result"])
 EVENTS_WRITTEN = Counter("tracker_events_written", "Click events written to the Redis stream")
@@ -49,6 +52,22 @@ STREAM_PENDING = Gauge(
 )
 
 
+def add_redirect_durations(bucket_counts: Sequence[int], seconds: float) -> None:
+    """Add many observations to REDIRECT_SECONDS at once: `bucket_counts[i]` fell in bucket i (the last one is
+    +Inf), `seconds` is their sum.
+
+    prometheus_client has no public call for this, and observing each one again would cost what the tally saves,
+    so this is the one place that reaches into a histogram's internals (the same in multiprocess mode, where
+    those values are the mmapped files /metrics sums).
+    """
+    buckets = REDIRECT_SECONDS._buckets  # noqa: SLF001 - see the docstring
+    for index, count in enumerate(bucket_counts):
+        if count:
+            buckets[index].inc(count)
+    if seconds:
+        REDIRECT_SECONDS._sum.inc(seconds)  # noqa: SLF001
+
+
 def render() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -63,40 +82,3 @@ async def metrics_endpoint(request: Request) -> Response:
 
 def metrics_routes() -> list[Route]:
     return [Route("/metrics", metrics_endpoint, methods=["GET"])]
-
-
-class HotPathTally:
-    """Counts of the redirect path kept in plain ints, moved into the Prometheus series by `flush()`.
-
-    A Prometheus counter takes a lock per increment and a histogram walks its buckets per
-    observation: several microseconds on a path that aims at a few. The edge calls `flush()`
-    on a one-second tick (and at shutdown), so /metrics lags by at most a second.
-    """
-
-    def __init__(self) -> None:
-        self.statuses: dict[int, int] = {302: 0, 404: 0, 503: 0}
-        self.cache: dict[str, int] = {"hit": 0, "miss": 0, "stale": 0}
-        self._bounds = REDIRECT_SECONDS._upper_bounds
-        self._buckets = [0] * len(self._bounds)
-        self._seconds = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self._buckets[bisect_left(self._bounds, seconds)] += 1
-        self._seconds += seconds
-
-    def flush(self) -> None:
-        for status, count in self.statuses.items():
-            if count:
-                REDIRECTS.labels(str(status)).inc(count)
-                self.statuses[status] = 0
-        for result, count in self.cache.items():
-            if count:
-                LINK_CACHE.labels(result).inc(count)
-                self.cache[result] = 0
-        for index, count in enumerate(self._buckets):
-            if count:
-                REDIRECT_SECONDS._buckets[index].inc(count)
-                self._buckets[index] = 0
-        if self._seconds:
-            REDIRECT_SECONDS._sum.inc(self._seconds)
-            self._seconds = 0.0

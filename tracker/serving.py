@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -57,3 +59,15 @@ class EmbeddedServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def serve(factory: str, host: str, port: int, workers: int, forwarded_allow_ips: str) -> None:
+    """Run the app factory `module:function` until SIGINT / SIGTERM: in this process, or in `workers` processes."""
+    if workers == 1:
+        config = uvicorn_config(factory, host, port, forwarded_allow_ips=forwarded_allow_ips, factory=True)
+        GracefulServer(config).run()
+        return
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Before any worker imports prometheus_client: /metrics then sums every worker.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tracker-metrics-")
+    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, **uvicorn_options(forwarded_allow_ips))

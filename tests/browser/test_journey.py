@@ -28,8 +28,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
-from tests.servers import wait_until
-from tracker.embedded_redis import free_port
+from tests.support.servers import wait_until
+from tracker.dev.embedded_redis import free_port
 
 pytestmark = pytest.mark.slow
 

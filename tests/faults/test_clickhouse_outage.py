@@ -15,12 +15,12 @@ import redis
 from clickhouse_connect.driver.exceptions import OperationalError
 from redis.asyncio import Redis
 
-from tests.faults.http_raw import Load, Reply, get, percentile, wait_for
-from tests.faults.processes import TrackerProcess, create_link, tracker_env
-from tests.servers import serve_in_thread, wait_until
-from tracker.admin import Admin
-from tracker.event_stream import stream_names
-from tracker.loader import Loader, clickhouse_inserter
+from tests.support.http_raw import Load, Reply, get, percentile, wait_for
+from tests.support.processes import TrackerProcess, create_link, tracker_env
+from tests.support.servers import serve_in_thread, wait_until
+from tracker.admin.app import Admin
+from tracker.events.streams import stream_names
+from tracker.loader.stream_loader import Loader, clickhouse_inserter
 from tracker.settings import Settings
 
 OUTAGE = float(os.environ.get("FAULTS_CLICKHOUSE_OUTAGE_S", "60"))

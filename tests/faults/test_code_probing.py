@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.http_raw import Connection, Reply, get, median_ms, percentile
-from tests.faults.processes import TrackerProcess, create_link, tracker_env
-from tests.servers import serve_in_thread
-from tracker.admin import Admin
+from tests.support.http_raw import Connection, Reply, get, median_ms, percentile
+from tests.support.processes import TrackerProcess, create_link, tracker_env
+from tests.support.servers import serve_in_thread
+from tracker.admin.app import Admin
 from tracker.settings import Settings
 
 PROBES = 100_000

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.faults.http_raw import Load, get, wait_for
-from tests.faults.processes import TrackerProcess, create_link, load_into_clickhouse, tracker_env, worker_pids
-from tests.servers import serve_in_thread, wait_until
-from tracker.admin import Admin
+from tests.support.http_raw import Load, get, wait_for
+from tests.support.processes import TrackerProcess, create_link, load_into_clickhouse, tracker_env, worker_pids
+from tests.support.servers import serve_in_thread, wait_until
+from tracker.admin.app import Admin
 from tracker.settings import Settings
 
 

@@ -15,11 +15,11 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import API_KEY, SECRET, make_settings
-from tests.faults.processes import load_into_clickhouse
-from tests.servers import serve_in_thread
-from tracker.admin import Admin
-from tracker.edge import Edge
+from tests.support.processes import load_into_clickhouse
+from tests.support.servers import serve_in_thread
+from tests.support.settings import API_KEY, SECRET, make_settings
+from tracker.admin.app import Admin
+from tracker.edge.app import Edge
 
 
 def sign(order_id: str, value: str, currency: str, type_: str, secret: str = SECRET) -> str:

@@ -14,11 +14,11 @@ import orjson
 import pytest
 import redis
 
-from tests.faults.http_raw import Load, get, wait_for
-from tests.faults.processes import ROOT, STREAM, TrackerProcess, create_link, metric, stream_click_ids, tracker_env
-from tests.servers import serve_in_thread, wait_until
-from tests.tracker.test_loader import click_event
-from tracker.admin import Admin
+from tests.loader.test_stream_loader import click_event
+from tests.support.http_raw import Load, get, wait_for
+from tests.support.processes import ROOT, STREAM, TrackerProcess, create_link, metric, stream_click_ids, tracker_env
+from tests.support.servers import serve_in_thread, wait_until
+from tracker.admin.app import Admin
 from tracker.settings import Settings
 
 GRACE = 15.0
@@ -106,7 +106,7 @@ def test_sigterm_of_the_loader_under_load_drains_the_stream_and_exits_0(
     producer_client.close()
     final = sync_redis.xinfo_groups(STREAM)[0]
     last = sync_redis.xinfo_stream(STREAM)["last-generated-id"]
-    query = subprocess.run([sys.executable, "-m", "tests.chdb_query", chdb_url,
+    query = subprocess.run([sys.executable, "-m", "tests.support.chdb_query", chdb_url,
                             "SELECT count(), uniqExact(click_id) FROM clicks"],
                            env=env, cwd=ROOT, check=True, capture_output=True, timeout=120)
     [[rows, distinct]] = orjson.loads(query.stdout)

@@ -18,13 +18,13 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import API_KEY, make_settings
-from tests.faults.http_raw import Connection, Reply
-from tests.servers import serve_in_thread
-from tracker.admin import Admin
-from tracker.edge import Edge
-from tracker.event_stream import stream_names
-from tracker.pixel import TRANSPARENT_GIF
+from tests.support.http_raw import Connection, Reply
+from tests.support.servers import serve_in_thread
+from tests.support.settings import API_KEY, make_settings
+from tracker.admin.app import Admin
+from tracker.edge.app import Edge
+from tracker.edge.pixel import TRANSPARENT_GIF
+from tracker.events.streams import stream_names
 
 STREAM = stream_names(1)[0]
 ADMIN_ERRORS = {400, 401, 404, 409, 413, 422}

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import API_KEY, make_settings
-from tests.faults.http_raw import Connection, Reply, get
-from tests.servers import serve_in_thread
-from tracker.admin import Admin
-from tracker.edge import Edge
+from tests.support.http_raw import Connection, Reply, get
+from tests.support.servers import serve_in_thread
+from tests.support.settings import API_KEY, make_settings
+from tracker.admin.app import Admin
+from tracker.edge.app import Edge
 
 ATTACKS = [
     # scheme-relative and backslash forms

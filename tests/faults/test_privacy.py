@@ -19,11 +19,11 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import API_KEY
-from tests.faults.http_raw import Connection, Reply, get
-from tests.faults.processes import ROOT, STREAM, TrackerProcess, tracker_env
-from tests.servers import wait_until
-from tracker.embedded_redis import EmbeddedRedis
+from tests.support.http_raw import Connection, Reply, get
+from tests.support.processes import ROOT, STREAM, TrackerProcess, tracker_env
+from tests.support.servers import wait_until
+from tests.support.settings import API_KEY
+from tracker.dev.embedded_redis import EmbeddedRedis
 
 IPV4 = "203.0.113.77"
 IPV6 = "2001:db8::77"
@@ -152,7 +152,7 @@ def test_no_raw_address_phone_or_email_is_kept_in_clickhouse_redis_or_logs(tmp_p
         probe.close()
     finally:
         server.stop()
-    dump = subprocess.run([sys.executable, "-m", "tests.faults.chdb_dump", chdb_url], env=env, cwd=ROOT, timeout=120,
+    dump = subprocess.run([sys.executable, "-m", "tests.support.chdb_dump", chdb_url], env=env, cwd=ROOT, timeout=120,
                           capture_output=True, check=True).stdout.decode()
     logs += [p.log() for p in (admin, edge, loader)] + [(tmp_path / "redis" / "redis.log").read_text(errors="replace")]
     clicks_rows = [line for line in dump.splitlines() if line.startswith("default.clicks\t")]

@@ -18,12 +18,12 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import API_KEY, make_settings
-from tests.faults.http_raw import Load, Reply, get, percentile, wait_for
-from tests.faults.processes import TrackerProcess, create_link, metric, stream_click_ids, tracker_env
-from tests.servers import serve_in_thread, wait_until
-from tracker.admin import Admin
-from tracker.embedded_redis import EmbeddedRedis
+from tests.support.http_raw import Load, Reply, get, percentile, wait_for
+from tests.support.processes import TrackerProcess, create_link, metric, stream_click_ids, tracker_env
+from tests.support.servers import serve_in_thread, wait_until
+from tests.support.settings import API_KEY, make_settings
+from tracker.admin.app import Admin
+from tracker.dev.embedded_redis import EmbeddedRedis
 
 OUTAGE = 3.0  # seconds Redis is down or full
 FAIL_OPEN_MS = 100.0  # a generous bound on a redirect's latency while the event path fails open

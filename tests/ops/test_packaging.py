@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -90,13 +91,24 @@ def test_the_image_runs_tracker_unbuffered_without_writing_bytecode() -> None:
     assert _final("ENTRYPOINT") == ['ENTRYPOINT ["tracker"]']
 
 
-def test_the_image_keeps_the_schema_files_next_to_the_package() -> None:
-    # tracker/migrate.py finds them at tracker/../ops/clickhouse: the code must run from the source layout.
+def test_the_image_carries_the_schema_files_inside_the_package() -> None:
+    # tracker/clickhouse/migrate.py reads them from tracker/clickhouse/schema/: `COPY tracker` brings them.
     copies = " ".join(_final("COPY"))
     assert "COPY tracker ./tracker" in copies
-    assert "COPY ops/clickhouse ./ops/clickhouse" in copies
+    assert "ops/clickhouse" not in DOCKERFILE
     assert "PYTHONPATH=/app" in " ".join(_final("ENV"))
     assert _final("WORKDIR") == ["WORKDIR /app"]
+
+
+def test_every_data_file_of_the_package_is_declared_package_data() -> None:
+    # A wheel carries only the data files pyproject names: a schema file or template left out would make an
+    # installed `tracker migrate` or dashboard fail, although everything works from a checkout.
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["tracker"]
+    package = ROOT / "tracker"
+    data = {p for p in package.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")}
+    declared = {p for pattern in globs for p in package.glob(pattern)}
+    assert data and data <= declared, sorted(str(p.relative_to(package)) for p in data - declared)
+    assert (package / "clickhouse" / "schema" / "0001_events.sql") in declared
 
 
 def test_the_tracker_launcher_guards_main_for_spawned_workers() -> None:

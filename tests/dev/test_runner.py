@@ -1,0 +1,68 @@
+"""`tracker dev` as a user runs it: one command, nothing installed, Ctrl-C loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from tests.support.servers import wait_until
+from tracker.dev.embedded_redis import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+CLEAN_ENV = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}, "PYTHONPATH": str(REPO)}
+
+
+def start_dev(cwd: Path, edge_port: int, admin_port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tracker.cli", "dev", "--edge-port", str(edge_port), "--admin-port", str(admin_port)],
+        cwd=cwd, env=CLEAN_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+
+
+def ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.slow
+def test_dev_serves_the_tour_and_ctrl_c_moves_every_click_into_clickhouse(tmp_path):
+    edge_port, admin_port = free_port(), free_port()
+    dev = start_dev(tmp_path, edge_port, admin_port)
+    try:
+        wait_until(lambda: ready(edge_port) and ready(admin_port), timeout=60, interval=0.1, message="tracker dev")
+        key = (tmp_path / "data" / "api_key").read_text().strip()
+        link = httpx.post(f"http://127.0.0.1:{admin_port}/v1/links", headers={"Authorization": f"Bearer {key}"},
+                          json={"destination": "https://shop.example/sale",
+                                "utm": {"source": "klaviyo", "medium": "sms", "campaign": "black friday"}}).json()
+        assert link["short_url"] == f"http://127.0.0.1:{edge_port}/{link['code']}"
+        with httpx.Client() as client:
+            for _ in range(30):
+                reply = client.get(link["short_url"])
+                assert reply.status_code == 302
+                assert "utm_campaign=black_friday&sclid=" in reply.headers["location"]
+        os.killpg(dev.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        output, _ = dev.communicate(timeout=60)
+    finally:
+        if dev.poll() is None:
+            os.killpg(dev.pid, signal.SIGKILL)
+            dev.wait()
+    assert dev.returncode == 0, output
+    assert f"admin API key: {key}" in output
+    assert "loaded 30 clicks" in output and "stopped cleanly" in output
+    chdb_url = f"chdb://{tmp_path / 'data' / 'clickhouse'}"
+    query = subprocess.run([sys.executable, "-m", "tests.support.chdb_query", chdb_url,
+                            "SELECT count(), uniqExact(click_id), any(campaign) FROM clicks"],
+                           cwd=tmp_path, env=CLEAN_ENV, capture_output=True, check=True, timeout=120)
+    assert orjson.loads(query.stdout) == [[30, 30, "black_friday"]]
+    assert (tmp_path / "data" / "secret").stat().st_mode & 0o777 == 0o600
+    assert any((tmp_path / "data" / "redis").glob("appendonly*"))

@@ -1,0 +1,95 @@
+"""One schema per event kind: the edge builds from it, the loader checks against it, the SQL is held to it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import orjson
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from shortlinks.link import Link
+from tests.support.settings import make_settings
+from tracker.conversion import Conversion
+from tracker.edge.click import ClickRequest
+from tracker.edge.redirect import RedirectTarget
+from tracker.events import click, conversion
+from tracker.loader.rows import DEAD_LETTER_COLUMNS, DEAD_LETTERS, KINDS, BadEvent, click_row
+
+LINK = Link(code="abc123", destination="https://shop.example/sale?x=1",
+            tagged_url="https://shop.example/sale?x=1&utm_source=klaviyo&utm_medium=sms",
+            utm={"source": "klaviyo", "medium": "sms"}, channel="sms", campaign="spring", message="m1",
+            tags=("vip",), recipient_ref="ab12", expires_at=None, created_at=datetime(2026, 11, 1, tzinfo=UTC))
+REQUEST = ClickRequest(method="GET", user_agent="Mozilla/5.0 (iPhone)", referer="", purpose="", client="10.0.0.1")
+
+
+def table_columns(client: Client, table: str) -> list[tuple[str, str]]:
+    return [(name, kind) for name, kind in client.query(
+        "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
+        "ORDER BY position", parameters={"t": table}).result_rows]
+
+
+@pytest.mark.parametrize(("table", "columns"), [
+    *((kind.table, kind.columns) for kind in KINDS.values()),
+    (DEAD_LETTERS, DEAD_LETTER_COLUMNS),
+])
+def test_every_table_the_loader_fills_has_exactly_the_columns_of_its_schema(clickhouse: Client, table, columns):
+    assert table_columns(clickhouse, table) == list(columns)
+
+
+def test_the_loader_knows_every_kind_by_the_name_its_schema_gives_it():
+    assert {name: kind.table for name, kind in KINDS.items()} == {
+        click.KIND: click.TABLE, conversion.KIND: conversion.TABLE,
+    }
+
+
+def test_the_edge_writes_exactly_the_click_fields_with_their_types():
+    target = RedirectTarget.compile(LINK, make_settings())
+    event = orjson.loads(target.click_event("cid", REQUEST, 1_790_000_000.5, "ipref"))
+    assert list(event) == list(click.FIELDS)
+    for name, kind in click.FIELDS.items():
+        assert isinstance(event[name], kind), name
+    assert event["kind"] == click.KIND and event["ts"] == 1_790_000_000_500
+
+
+def test_every_click_column_is_a_click_field_or_derived_by_the_loader():
+    copied = {name for name, _ in click.COLUMNS} - set(click.ENRICHED)
+    assert copied <= set(click.FIELDS)
+    # user_agent and purpose only feed the enrichment; kind picks the table.
+    assert set(click.FIELDS) - copied == {"kind", "user_agent", "purpose"}
+
+
+def test_the_loader_turns_an_edge_event_into_a_row_in_column_order():
+    target = RedirectTarget.compile(LINK, make_settings())
+    row = click_row(orjson.loads(target.click_event("cid", REQUEST, 1_790_000_000.5, "ipref")))
+    values = dict(zip((name for name, _ in click.COLUMNS), row, strict=True))
+    assert values["click_id"] == "cid" and values["code"] == "abc123" and values["tags"] == ["vip"]
+    assert values["ts"] == datetime.fromtimestamp(1_790_000_000.5, UTC)
+    assert values["destination_host"] == "shop.example" and values["ip_ref"] == "ipref"
+    assert values["device_type"] == "mobile" and values["is_bot"] is False
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"click_id": ""}, "click without click_id or integer ts"),
+    ({"ts": "1790000000000"}, "click without click_id or integer ts"),
+    ({"ts": True}, "click without click_id or integer ts"),
+    ({"tags": "vip"}, "click tags are not a list of strings"),
+    ({"campaign": 7}, "click field campaign is not a string"),
+    ({"user_agent": None}, "click field user_agent is not a string"),
+])
+def test_a_click_that_fails_its_schema_is_refused_with_a_reason(change, reason):
+    event = {**orjson.loads(RedirectTarget.compile(LINK, make_settings()).click_event("c", REQUEST, 1.0, "")),
+             **change}
+    with pytest.raises(BadEvent, match=reason):
+        click_row(event)
+
+
+def test_a_conversion_event_has_exactly_the_schema_fields():
+    sale = Conversion(order_id="o-1", type="purchase", value=Decimal("19.99"), currency="EUR", click_id="c1",
+                      recipient_ref="", ts_ms=1_790_000_000_000, source="api", verified=True)
+    event = sale.to_event()
+    assert tuple(event) == conversion.FIELDS and event["kind"] == conversion.KIND
+    row = KINDS[conversion.KIND].row(orjson.loads(orjson.dumps(event)))
+    assert len(row) == len(conversion.COLUMNS)
+    assert dict(zip((name for name, _ in conversion.COLUMNS), row, strict=True))["value"] == Decimal("19.99")

@@ -1,0 +1,116 @@
+"""The public edge app: `/{code}` redirects on a raw ASGI fast path, the rest through Starlette.
+
+Stateless apart from its caches; talks to Redis only. Started by `tracker edge` (uvicorn
+workers) and by `tracker dev`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from shortlinks.codes import CodeGenerator
+from shortlinks.link_store import LinkStore
+from shortlinks.redis_connection import AnyRedis, connect_redis
+from tracker.edge.click import IpKeyer
+from tracker.edge.link_cache import LinkCache
+from tracker.edge.pixel import Pixel, StorefrontScript
+from tracker.edge.redirect import NOT_FOUND_PAGE, Redirect, RedirectTarget
+from tracker.edge.tally import HotPathTally
+from tracker.events.recorder import ConversionRecorder
+from tracker.events.streams import ensure_groups, stream_names
+from tracker.events.writer import EventWriter
+from tracker.health import health_routes
+from tracker.metrics import metrics_routes
+from tracker.settings import Settings
+
+log = logging.getLogger("tracker.edge")
+# The paths Starlette serves; every other path is a short code or the same 404 page.
+STARLETTE_PATHS = frozenset({"/px.gif", "/t.js", "/healthz", "/readyz", "/metrics", "/robots.txt"})
+
+
+class Edge:
+    """Owns the edge's shared state: one Redis client, the link cache and the event writer."""
+
+    def __init__(self, settings: Settings, redis: AnyRedis | None = None) -> None:
+        settings.require("TRACKER_SECRET")
+        if redis is None:
+            settings.require("TRACKER_REDIS_URL")
+        self.settings = settings
+        self.redis = redis if redis is not None else connect_redis(settings.redis_url, timeout=0.5)
+        self.streams = stream_names(settings.event_streams)
+        store = LinkStore(self.redis, CodeGenerator(settings.secret))
+        self.tally = HotPathTally()
+        self.cache: LinkCache[RedirectTarget] = LinkCache(
+            store, lambda link: RedirectTarget.compile(link, settings), tally=self.tally
+        )
+        self.writer = EventWriter(self.redis, self.streams, settings.durability)
+        self.redirect = Redirect(self.cache, self.writer, IpKeyer(settings.secret))
+        self.pixel = Pixel(settings, ConversionRecorder(self.redis, self.streams))
+        self.app = Starlette(
+            routes=[
+                Route("/px.gif", self.pixel.serve, methods=["GET"]),
+                Route("/t.js", StorefrontScript(settings).serve, methods=["GET", "HEAD"]),
+                Route("/robots.txt", robots, methods=["GET", "HEAD"]),
+                *health_routes(self.redis),
+                *metrics_routes(),
+            ],
+            lifespan=self.lifespan,
+        )
+        self.app.add_exception_handler(404, not_found)
+        # A slash-redirect would build its Location from the Host header: an open redirect.
+        self.app.router.redirect_slashes = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in STARLETTE_PATHS:
+            return await self.app(scope, receive, send)
+        if scope["method"] in ("GET", "HEAD") and scope["path"].rfind("/") == 0:
+            return await self.redirect(scope, receive, send)
+        # Anything else looks exactly like a missing code: same status, headers and page.
+        await self.redirect.not_found(send)
+
+    async def _flush_tally_every_second(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.tally.flush()
+            # Cached links live long and hold no cycles: keep the collector from rescanning them
+            # (full collections over a large cache paused redirects for 20-100 ms).
+            gc.freeze()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await ensure_groups(self.redis, self.streams, required=False)
+        self.cache.start()
+        ticker = asyncio.create_task(self._flush_tally_every_second(), name="metrics-tick")
+        self.writer.start()
+        try:
+            yield
+        finally:
+            # uvicorn has stopped taking requests and drained the ones in flight by now.
+            await self.writer.close()
+            await self.cache.close()
+            ticker.cancel()
+            self.tally.flush()
+            await self.redis.aclose()
+
+
+async def robots(request: Request) -> Response:
+    return PlainTextResponse("User-agent: *\nDisallow: /\n")
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return Response(NOT_FOUND_PAGE, 404, media_type="text/html", headers={"cache-control": "no-store"})
+
+
+def app_from_env() -> Edge:
+    """uvicorn factory for `tracker edge`: each worker reads the settings once."""
+    return Edge(Settings.from_env())

@@ -1,0 +1,102 @@
+"""The click event: the fields the edge writes for a tap, and the `clicks` row the loader makes of them.
+
+One place for the shape. The edge builds an event from `link_fields` (encoded once per link, when the link
+enters its cache) and `request_fields` (per tap); the loader checks an event against `FIELDS` and fills
+`COLUMNS`; a test holds `COLUMNS` to the `clicks` table the migrations create. A new field goes here first.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from shortlinks.link import Link
+
+KIND = "click"
+TABLE = "clicks"
+
+# Every field of the event in the stream and its JSON type. `user_agent` and `purpose` are read by the
+# loader's enrichment and not stored as they are; `click_id` and `ts` are required, the rest default to empty.
+FIELDS: dict[str, type] = {
+    "kind": str,
+    "code": str,
+    "channel": str,
+    "campaign": str,
+    "message": str,
+    "utm_source": str,
+    "utm_medium": str,
+    "utm_campaign": str,
+    "utm_content": str,
+    "utm_term": str,
+    "tags": list,
+    "recipient_ref": str,
+    "destination_host": str,
+    "click_id": str,
+    "ts": int,
+    "method": str,
+    "user_agent": str,
+    "referer": str,
+    "purpose": str,
+    "ip_ref": str,
+}
+
+# The `clicks` table, in insert order: column name and ClickHouse type.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("click_id", "String"),
+    ("ts", "DateTime64(3, 'UTC')"),
+    ("code", "String"),
+    ("channel", "LowCardinality(String)"),
+    ("campaign", "String"),
+    ("message", "String"),
+    ("utm_source", "LowCardinality(String)"),
+    ("utm_medium", "LowCardinality(String)"),
+    ("utm_campaign", "LowCardinality(String)"),
+    ("utm_content", "LowCardinality(String)"),
+    ("utm_term", "LowCardinality(String)"),
+    ("tags", "Array(LowCardinality(String))"),
+    ("recipient_ref", "String"),
+    ("destination_host", "LowCardinality(String)"),
+    ("method", "LowCardinality(String)"),
+    ("is_bot", "Bool"),
+    ("bot_reason", "LowCardinality(String)"),
+    ("device_type", "LowCardinality(String)"),
+    ("os", "LowCardinality(String)"),
+    ("browser", "LowCardinality(String)"),
+    ("referer", "String"),
+    ("ip_ref", "String"),
+)
+# Columns the loader derives from the event instead of copying a field (see tracker.loader.enrichment).
+ENRICHED = ("is_bot", "bot_reason", "device_type", "os", "browser")
+
+
+def link_fields(link: Link) -> dict[str, object]:
+    """The link's part of the event, the same for every tap on the link."""
+    return {
+        "kind": KIND,
+        "code": link.code,
+        "channel": link.channel,
+        "campaign": link.campaign,
+        "message": link.message,
+        "utm_source": link.utm.get("source", ""),
+        "utm_medium": link.utm.get("medium", ""),
+        "utm_campaign": link.utm.get("campaign", ""),
+        "utm_content": link.utm.get("content", ""),
+        "utm_term": link.utm.get("term", ""),
+        "tags": list(link.tags),
+        "recipient_ref": link.recipient_ref,
+        "destination_host": urlsplit(link.destination).hostname or "",
+    }
+
+
+def request_fields(
+    click_id: str, ts_ms: int, method: str, user_agent: str, referer: str, purpose: str, ip_ref: str
+) -> dict[str, object]:
+    """The tap's part of the event: its click id, time (epoch milliseconds) and what the request said."""
+    return {
+        "click_id": click_id,
+        "ts": ts_ms,
+        "method": method,
+        "user_agent": user_agent,
+        "referer": referer,
+        "purpose": purpose,
+        "ip_ref": ip_ref,
+    }

@@ -1,0 +1,76 @@
+"""Stream events into table rows: each event checked against the schema of its kind (tracker.events).
+
+An event that fails its schema is a `BadEvent`, whose message is the reason the loader stores with it in
+`dead_letters`. Adding a kind is one entry in `KINDS`: its table, its columns and its row function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from tracker.conversion import Conversion, InvalidConversion
+from tracker.events import click, conversion
+from tracker.loader.enrichment import classify
+
+DEAD_LETTERS = "dead_letters"
+DEAD_LETTER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ts", "DateTime64(3, 'UTC')"),
+    ("stream", "String"),
+    ("entry_id", "String"),
+    ("reason", "String"),
+    ("payload", "String"),
+)
+MAX_METHOD = 8
+
+
+class BadEvent(ValueError):
+    """A stream entry that cannot become a row; the message is the dead-letter reason."""
+
+
+def click_row(event: dict[str, Any]) -> list[Any]:
+    ts = event.get("ts")
+    if not event.get("click_id") or isinstance(ts, bool) or not isinstance(ts, int):
+        raise BadEvent("click without click_id or integer ts")
+    tags = event.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise BadEvent("click tags are not a list of strings")
+    for name, kind in click.FIELDS.items():
+        if kind is str and not isinstance(event.get(name, ""), str):
+            raise BadEvent(f"click field {name} is not a string")
+    method = event.get("method", "GET")[:MAX_METHOD]
+    enrichment = classify(event.get("user_agent", ""), method, event.get("purpose", ""))
+    derived: dict[str, Any] = {
+        "ts": datetime.fromtimestamp(ts / 1000, UTC),
+        "tags": tags,
+        "method": method,
+        "is_bot": enrichment.is_bot,
+        "bot_reason": enrichment.bot_reason,
+        "device_type": enrichment.device_type,
+        "os": enrichment.os,
+        "browser": enrichment.browser,
+    }
+    return [derived[name] if name in derived else event.get(name, "") for name, _ in click.COLUMNS]
+
+
+def conversion_row(event: dict[str, Any]) -> list[Any]:
+    try:
+        c = Conversion.from_event(event)
+    except InvalidConversion as exc:
+        raise BadEvent(f"conversion: {exc}") from None
+    return [c.order_id, c.type, c.value, c.currency, c.click_id, c.recipient_ref,
+            datetime.fromtimestamp(c.ts_ms / 1000, UTC), c.source, c.verified]
+
+
+class Kind(NamedTuple):
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    row: Callable[[dict[str, Any]], list[Any]]
+
+
+# The event kinds the loader knows, by the `kind` field of the event; anything else is a dead letter.
+KINDS: dict[str, Kind] = {
+    click.KIND: Kind(click.TABLE, click.COLUMNS, click_row),
+    conversion.KIND: Kind(conversion.TABLE, conversion.COLUMNS, conversion_row),
+}

@@ -1,0 +1,283 @@
+"""The campaign report (`GET /v1/reports/campaigns`): click metrics and attributed revenue per group.
+
+A request is parsed once into a frozen `ReportQuery` (query.py); `campaign_report` runs three queries and returns
+a `Report` that renders itself as JSON or CSV; `run_report` runs it off the event loop for the API and the
+dashboard, and says `ReportUnavailable` when ClickHouse cannot answer.
+
+Where the work happens: ClickHouse counts clicks and credits purchases (attribution.py) and returns one row per
+group (per group and share size for the credit), so Python only touches a few rows per group, never a click.
+Money stays exact end to end: ClickHouse adds Decimals, Python applies the linear 1/n shares to those sums in
+integers over a common denominator, and each figure is rounded once, half away from zero, at the end. Each figure
+is the rounding of its own exact value, so net_revenue can differ by a cent from the rounded revenue minus the
+rounded refunds. Rows are sorted by the net_revenue they show, then clicks, then the keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from tracker.reports.attribution import PURCHASES_SQL, credit_sql, formula, window_sql
+from tracker.reports.query import InvalidReport, ReportQuery
+from tracker.settings import Settings
+
+METRICS: tuple[str, ...] = (
+    "clicks", "human_clicks", "bot_clicks", "unique_clickers", "orders", "revenue", "refunds",
+    "net_revenue", "aov", "conversion_rate", "revenue_per_click",
+)
+
+# Group key -> clicks column. `day` is not here: it is the click's day for click metrics, the purchase's for
+# order metrics.
+GROUP_COLUMNS: dict[str, str] = {
+    "channel": "channel", "source": "utm_source", "medium": "utm_medium", "campaign": "campaign",
+    "message": "message", "content": "utm_content", "term": "utm_term",
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNITS = 10**4  # conversions.value is Decimal(18, 4)
+
+# Dedup first: a click_id stored twice (an insert retried) is one click.
+_CLICK_METRICS_SQL = """
+SELECT <group_columns>, count() AS clicks, countIf(NOT bot) AS human_clicks, countIf(bot) AS bot_clicks,
+       uniqExactIf(
+           (recipient, if(recipient = '', ip, ''), if(recipient = '', toDate(click_ts), toDate(0))), NOT bot
+       ) AS unique_clickers
+FROM (
+    SELECT any(ts) AS click_ts, any(is_bot) AS bot, any(recipient_ref) AS recipient, any(ip_ref) AS ip<click_columns>
+    FROM clicks
+    WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+      AND NOT hasAny(tags, {excluded:Array(String)})
+    GROUP BY click_id
+)
+GROUP BY <group_names>
+"""
+
+# Purchases of the period per currency: picks the default currency and gives the totals that the attributed
+# orders are subtracted from to get the unattributed ones.
+_PURCHASE_TOTALS_SQL = f"""
+SELECT currency, count() AS orders, toDecimal128(sum(value), 4) AS revenue
+FROM ({PURCHASES_SQL})
+WHERE currency != ''
+GROUP BY currency
+"""
+
+
+@dataclass(frozen=True)
+class Report:
+    """The answer: rows hold exact, already rounded Decimals (money 2 places, orders 4, rates 6) or None."""
+
+    query: ReportQuery
+    currency: str
+    formula: str
+    rows: list[dict[str, object]]
+    unattributed_orders: int = 0
+    unattributed_revenue: Decimal = field(default_factory=lambda: Decimal("0.00"))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: numbers as JSON numbers (counts int, the rest float), `to` the exclusive end."""
+        return {
+            "from": _iso(self.query.start),
+            "to": _iso(self.query.end),
+            "group_by": list(self.query.group_by),
+            "model": self.query.model,
+            "window": self.query.window,
+            "currency": self.currency,
+            "exclude_tags": list(self.query.exclude_tags),
+            "formula": self.formula,
+            "unattributed_orders": self.unattributed_orders,
+            "unattributed_revenue": float(self.unattributed_revenue),
+            "rows": [{name: _json_number(value) for name, value in row.items()} for row in self.rows],
+        }
+
+    def to_csv(self) -> str:
+        """Group keys in group_by order, then METRICS; plain fixed-point numbers, empty for null."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([*self.query.group_by, *METRICS])
+        for row in self.rows:
+            writer.writerow([_csv_cell(row[name]) for name in (*self.query.group_by, *METRICS)])
+        return out.getvalue()
+
+
+class ReportUnavailable(RuntimeError):
+    """ClickHouse is not connected in this process or did not answer; the message says which, for a 503."""
+
+
+async def run_report(client: Client | None, query: ReportQuery, settings: Settings) -> Report:
+    """`campaign_report` in a worker thread. Raises InvalidReport (a 400) or ReportUnavailable (a 503), never
+    anything else: a ClickHouse that is down or slow is the caller's 503, not a 500."""
+    if client is None:
+        raise ReportUnavailable("reports need ClickHouse: TRACKER_CLICKHOUSE_URL is not connected in this process")
+    try:
+        return await asyncio.to_thread(campaign_report, client, query, settings)
+    except InvalidReport:
+        raise
+    except Exception as exc:  # noqa: BLE001 - ClickHouse down or timing out: say so, never a 500
+        raise ReportUnavailable(f"ClickHouse did not answer ({type(exc).__name__}); retry later") from None
+
+
+def campaign_report(client: Client, query: ReportQuery, settings: Settings) -> Report:
+    """Run the report. Blocking (the endpoint runs it in a thread); three queries, each one pass over its rows."""
+    window_expr, window_params, longest = window_sql(query.window, settings)
+    start_ms, end_ms = _epoch_ms(query.start), _epoch_ms(query.end)
+    params: dict[str, object] = {
+        "start": _ch_time(start_ms),
+        "end": _ch_time(end_ms),
+        # Clicks up to the longest window before the start can still be credited with a purchase inside it.
+        "scan_from": _ch_time(max(0, start_ms - longest * 1000)),
+        "excluded": list(query.exclude_tags),
+        **window_params,
+    }
+    totals = {row[0]: (int(row[1]), Decimal(row[2])) for row in client.query(_PURCHASE_TOTALS_SQL, parameters=params)
+              .result_rows}
+    currency = query.currency if query.currency is not None else _most_common(totals)
+    params["currency"] = currency
+
+    groups: dict[tuple[str, ...], _Group] = {}
+    n_keys = len(query.group_by)
+    for row in client.query(_click_metrics_sql(query.group_by), parameters=params).result_rows:
+        group = groups.setdefault(tuple(row[:n_keys]), _Group())
+        group.clicks, group.human_clicks, group.bot_clicks, group.unique_clickers = (int(v) for v in row[n_keys:])
+
+    click_keys = [(key, GROUP_COLUMNS[key]) for key in query.group_by if key != "day"]
+    credit = credit_sql(query.model, click_keys, query.group_by, window_expr)
+    credit_rows = client.query(credit, parameters=params).result_rows
+    # Every share 1/n becomes (denominator / n) / denominator: plain integer sums, exact, and fast over
+    # thousands of groups (Fraction would normalise at every addition).
+    denominator = math.lcm(*(int(row[n_keys]) for row in credit_rows))
+    for row in credit_rows:
+        share, credits, value_sum, refund_sum = row[n_keys:]
+        weight = denominator // int(share)
+        group = groups.setdefault(tuple(row[:n_keys]), _Group())
+        group.orders += int(credits) * weight
+        group.revenue += _units(value_sum) * weight
+        group.refunds += _units(refund_sum) * weight
+
+    rows = [group.row(query.group_by, keys, denominator) for keys, group in groups.items()]
+    rows.sort(key=lambda r: (-_decimal(r["net_revenue"]), -_int(r["clicks"]), [r[k] for k in query.group_by]))
+
+    total_orders, total_revenue = totals.get(currency, (0, Decimal(0)))
+    attributed_orders = sum(g.orders for g in groups.values())
+    attributed_revenue = sum(g.revenue for g in groups.values())
+    return Report(
+        query=query,
+        currency=currency,
+        formula=formula(query.model, currency, query.window, settings, query.exclude_tags),
+        rows=rows,
+        # Every credited order's shares add up to 1, so the attributed count is a whole number.
+        unattributed_orders=total_orders - attributed_orders // denominator,
+        unattributed_revenue=round_half_up(
+            _units(total_revenue) * denominator - attributed_revenue, denominator * _UNITS, 2
+        ),
+    )
+
+
+@dataclass
+class _Group:
+    """One row being added up, exactly: orders in 1/denominator, money in 1/(denominator * 10^4) (see _units)."""
+
+    clicks: int = 0
+    human_clicks: int = 0
+    bot_clicks: int = 0
+    unique_clickers: int = 0
+    orders: int = 0
+    revenue: int = 0
+    refunds: int = 0
+
+    def row(self, group_by: tuple[str, ...], keys: tuple[str, ...], denominator: int) -> dict[str, object]:
+        net = self.revenue - self.refunds
+        money = denominator * _UNITS
+        humans = self.human_clicks
+        row: dict[str, object] = dict(zip(group_by, keys, strict=True))
+        row.update(
+            clicks=self.clicks,
+            human_clicks=humans,
+            bot_clicks=self.bot_clicks,
+            unique_clickers=self.unique_clickers,
+            orders=round_half_up(self.orders, denominator, 4),
+            revenue=round_half_up(self.revenue, money, 2),
+            refunds=round_half_up(self.refunds, money, 2),
+            net_revenue=round_half_up(net, money, 2),
+            # revenue / orders: the denominators cancel, leaving money units per order.
+            aov=round_half_up(self.revenue, self.orders * _UNITS, 2) if self.orders else None,
+            conversion_rate=round_half_up(self.orders, denominator * humans, 6) if humans else None,
+            revenue_per_click=round_half_up(net, money * humans, 2) if humans else None,
+        )
+        return row
+
+
+def round_half_up(numerator: int, denominator: int, places: int) -> Decimal:
+    """numerator / denominator rounded exactly to `places` decimals, halves away from zero (0.005 -> 0.01)."""
+    magnitude = (abs(numerator) * 10**places * 2 + denominator) // (2 * denominator)
+    sign = "-" if numerator < 0 and magnitude else ""
+    return Decimal(f"{sign}{magnitude}E-{places}")  # from text: exact whatever the Decimal context
+
+
+def _units(value: Decimal) -> int:
+    """A Decimal(…, 4) sum from ClickHouse as a whole number of 1/10^4 units, exactly."""
+    numerator, denominator = value.as_integer_ratio()
+    return numerator * (_UNITS // denominator)
+
+
+def _click_metrics_sql(group_by: tuple[str, ...]) -> str:
+    keys = [key for key in group_by if key != "day"]
+    group_columns = ", ".join(
+        "toString(toDate(click_ts)) AS g_day" if key == "day" else f"toString(k_{key}) AS g_{key}" for key in group_by
+    )
+    return (
+        _CLICK_METRICS_SQL.replace("<group_columns>", group_columns)
+        .replace("<click_columns>", "".join(f", any({GROUP_COLUMNS[key]}) AS k_{key}" for key in keys))
+        .replace("<group_names>", ", ".join(f"g_{key}" for key in group_by))
+    )
+
+
+def _most_common(totals: Mapping[str, tuple[int, Decimal]]) -> str:
+    """The currency with most purchases in the period (ties: alphabetical); '' when there are none."""
+    if not totals:
+        return ""
+    return min(totals, key=lambda currency: (-totals[currency][0], currency))
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _ch_time(ms: int) -> str:
+    """A DateTime64(3, 'UTC') parameter as text: exact to the millisecond whatever the server's time zone."""
+    moment = _EPOCH + timedelta(milliseconds=ms)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _decimal(value: object) -> Decimal:
+    assert isinstance(value, Decimal)
+    return value
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def _json_number(value: object) -> object:
+    # JSON has one number type; a rounded Decimal becomes the float that prints as the same digits.
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
