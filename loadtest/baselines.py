@@ -23,10 +23,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from shortlinks.link_store import LINK_PREFIX
+from shortlinks.link_store import link_key
 
 FIXED_LOCATION = "https://shop.example/sale?utm_source=klaviyo&utm_medium=sms&utm_campaign=bench"
 REDIS_URL_VARIABLE = "BENCH_REDIS_URL"
+BENCH_DOMAIN = "127.0.0.1"  # the host of the TRACKER_SHORT_BASE the benchmark runs the edge with
 
 
 def bare() -> Any:
@@ -57,7 +58,7 @@ def naive() -> Starlette:
     client = redis.asyncio.Redis.from_url(os.environ[REDIS_URL_VARIABLE])
 
     async def redirect(request: Request) -> Response:
-        record = await client.get(LINK_PREFIX + request.path_params["code"])
+        record = await client.get(link_key(BENCH_DOMAIN, request.path_params["code"]))
         if record is None:
             return Response("not found", 404)
         return RedirectResponse(orjson.loads(record)["tagged_url"], 302)

@@ -49,6 +49,8 @@ from tracker.dev.embedded_redis import EmbeddedRedis, free_port
 LUA = Path(__file__).resolve().parent / "wrk" / "codes.lua"
 RESULTS = Path(__file__).resolve().parent / "results" / "bench.md"
 SECRET = "bench-secret-0123456789abcdef"
+SHORT_BASE = "http://127.0.0.1"
+BENCH_DOMAIN = "127.0.0.1"  # the host of SHORT_BASE: the links' short domain
 CASES = ("a", "b", "c", "d", "e", "f")
 LABELS = {
     "a": "(a) bare ASGI, fixed 302",
@@ -180,7 +182,7 @@ def create_links(redis_url: str, count: int) -> list[str]:
 
     async def create() -> list[str]:
         client = connect_redis(redis_url)
-        store = LinkStore(client, CodeGenerator(SECRET))
+        store = LinkStore(client, CodeGenerator(SECRET), BENCH_DOMAIN)
         keyer = RecipientKeyer(SECRET)
         now = datetime.now(UTC)
         template = LinkDraft.from_json(TEMPLATE, LinkRules(), now=now, allow_recipient=False)
@@ -276,7 +278,7 @@ class Bench:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
         env.update(PYTHONPATH=str(REPO), TRACKER_REDIS_URL=self.redis.url, TRACKER_SECRET=SECRET,
-                   TRACKER_SHORT_BASE="http://127.0.0.1")
+                   TRACKER_SHORT_BASE=SHORT_BASE)
         cpus = cpu_plan(workers)[0]
         if case in "abc":
             app = {"a": "bare", "b": "starlette", "c": "naive"}[case]

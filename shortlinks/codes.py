@@ -17,7 +17,8 @@ RANDOM_BITS = 16
 MIN_LENGTH = 6
 MAX_LENGTH = 12
 ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ1234567890"  # codes are tapped, not typed
-WELL_FORMED = re.compile(rf"^[{ALPHABET}]{{{MIN_LENGTH},{MAX_LENGTH}}}$")
+# Generated codes (6-12 of ALPHABET) and vanity codes (3-64 of A-Za-z0-9_-) both fit this shape.
+WELL_FORMED = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
 
 
 class CodeGenerator:
@@ -37,5 +38,5 @@ class CodeGenerator:
 
 
 def is_well_formed(code: str) -> bool:
-    """Cheap shape check the edge runs before touching any store."""
+    """Cheap shape check the edge runs before touching any store: a generated or a vanity code."""
     return WELL_FORMED.match(code) is not None

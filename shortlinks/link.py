@@ -27,9 +27,16 @@ from shortlinks.utm import (
 MAX_LABEL_LENGTH = 200
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 64
-LINK_FIELDS = ("destination", "utm", "channel", "campaign", "message", "tags", "recipient", "expires_at")
+LINK_FIELDS = (
+    "destination", "utm", "channel", "campaign", "message", "tags", "recipient", "expires_at", "code", "domain",
+)
+# Fields a link made for many recipients at once cannot take: each gets its own code and recipient.
+PER_LINK_FIELDS = ("recipient", "code")
 PATCH_FIELDS = ("disabled", "expires_at", "destination")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+VANITY_CODE = re.compile(r"[A-Za-z0-9_-]{3,64}")
+# Paths the edge answers itself, so no link may be named after them.
+RESERVED_CODES = frozenset({"healthz", "readyz", "metrics"})
 
 
 class InvalidLink(ValueError):
@@ -42,6 +49,7 @@ class LinkRules:
 
     allowed_hosts: tuple[str, ...] = ()
     click_param: str = "sclid"
+    domains: tuple[str, ...] = ()  # the short domains a link may belong to; empty: only the default one
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,8 @@ class LinkDraft:
     tags: tuple[str, ...]
     recipient_ref: str = ""
     expires_at: datetime | None = None
+    code: str = ""  # a vanity code; empty: the store generates one
+    domain: str = ""  # empty: the default short domain
 
     @classmethod
     def from_json(
@@ -69,7 +79,7 @@ class LinkDraft:
     ) -> LinkDraft:
         if not isinstance(body, Mapping):
             raise InvalidLink("body: expected a JSON object")
-        allowed = set(LINK_FIELDS) if allow_recipient else set(LINK_FIELDS) - {"recipient"}
+        allowed = set(LINK_FIELDS) if allow_recipient else set(LINK_FIELDS) - set(PER_LINK_FIELDS)
         unknown = set(body) - allowed
         if unknown:
             raise InvalidLink(f"{sorted(unknown)[0]}: unknown field")
@@ -108,6 +118,8 @@ class LinkDraft:
             tags=tags,
             recipient_ref=ref,
             expires_at=expires_at,
+            code=vanity_code(body.get("code")),
+            domain=_domain(body.get("domain"), rules.domains),
         )
 
     def for_recipient(self, recipient_ref: str) -> LinkDraft:
@@ -129,9 +141,10 @@ class Link:
     created_at: datetime
     disabled: bool = False
     version: int = 1
+    domain: str = ""
 
     @classmethod
-    def from_draft(cls, code: str, draft: LinkDraft, created_at: datetime) -> Link:
+    def from_draft(cls, code: str, draft: LinkDraft, created_at: datetime, domain: str = "") -> Link:
         return cls(
             code=code,
             destination=draft.destination,
@@ -144,6 +157,7 @@ class Link:
             recipient_ref=draft.recipient_ref,
             expires_at=draft.expires_at,
             created_at=created_at,
+            domain=draft.domain or domain,
         )
 
     def patched(self, body: object, rules: LinkRules) -> Link:
@@ -170,8 +184,10 @@ class Link:
         return replace(link, version=self.version + 1)
 
     def to_api(self, short_base: str) -> dict[str, Any]:
+        """The API's view; `short_base` is the short base of the link's domain (`Settings.short_base_for`)."""
         return {
             "code": self.code,
+            "domain": self.domain,
             "short_url": f"{short_base}/{self.code}",
             "destination": self.destination,
             "tagged_url": self.tagged_url,
@@ -202,6 +218,7 @@ class Link:
             "created_at": _iso(self.created_at),
             "disabled": self.disabled,
             "version": self.version,
+            "domain": self.domain,
         })
 
     @classmethod
@@ -221,6 +238,7 @@ class Link:
             created_at=_parse_iso(data["created_at"]) or datetime.now(UTC),
             disabled=data["disabled"],
             version=data.get("version", 1),
+            domain=data.get("domain", ""),
         )
 
 
@@ -235,6 +253,29 @@ def parse_expiry(value: object) -> datetime | None:
     except ValueError:
         raise InvalidLink("expires_at: expected an ISO 8601 date-time like 2026-12-31T23:59:00Z, or null") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def vanity_code(value: object) -> str:
+    """A chosen code's shape (`A-Za-z0-9_-`, 3 to 64); whether it is free is the store's question."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not VANITY_CODE.fullmatch(value):
+        raise InvalidLink("code: expected 3 to 64 of A-Z, a-z, 0-9, '_' and '-'")
+    if value.lower() in RESERVED_CODES:
+        raise InvalidLink(f"code: {value!r} is reserved (a path the edge serves itself)")
+    return value
+
+
+def _domain(value: object, domains: tuple[str, ...]) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidLink("domain: expected a string, one of the short domains")
+    domain = value.strip().lower().rstrip(".")
+    if domain not in domains:
+        known = ", ".join(domains) or "only the host of TRACKER_SHORT_BASE"
+        raise InvalidLink(f"domain: not one of the short domains ({known}); TRACKER_SHORT_DOMAINS adds more")
+    return domain
 
 
 def _label(body: Mapping[str, object], name: str, lower: bool = True) -> str:

@@ -46,6 +46,11 @@ def test_windows_parse_with_units(text, seconds):
         ("TRACKER_COOKIE_DOMAIN", "bad domain;"),
         ("TRACKER_EVENT_STREAMS", "0"),
         ("TRACKER_RETENTION_DAYS", "-1"),
+        ("TRACKER_SHORT_DOMAINS", "https://go.brand.example"),
+        ("TRACKER_SHORT_DOMAINS", "go.brand.example:8080"),
+        ("TRACKER_SHORT_DOMAINS", "go.brand.example/x"),
+        ("TRACKER_SHORT_DOMAINS", "bad host"),
+        ("TRACKER_ADMIN_URL", "127.0.0.1:8081"),
     ],
 )
 def test_a_bad_value_names_its_variable(name, value):
@@ -65,3 +70,29 @@ def test_the_cli_stops_at_start_with_one_line_naming_the_variable():
 def test_required_variables_are_named_when_missing():
     with pytest.raises(SettingsError, match="^TRACKER_REDIS_URL: required"):
         Settings.from_env({}).require("TRACKER_REDIS_URL")
+
+
+def test_short_domains_are_lower_case_punycode_and_the_default_comes_first():
+    settings = Settings.from_env({
+        "TRACKER_SHORT_BASE": "https://Go.Shop.example",
+        "TRACKER_SHORT_DOMAINS": " Go.Brand.example, faß.example,,go.shop.example, go.brand.example",
+    })
+    assert settings.default_domain == "go.shop.example"
+    assert settings.short_domains == ("go.brand.example", "xn--fa-hia.example", "go.shop.example")
+    assert settings.domains == ("go.shop.example", "go.brand.example", "xn--fa-hia.example")
+
+
+def test_a_short_url_of_another_domain_keeps_the_short_base_scheme_and_port():
+    settings = Settings.from_env({"TRACKER_SHORT_BASE": "https://go.shop.example",
+                                  "TRACKER_SHORT_DOMAINS": "b.example"})
+    assert settings.short_base_for("go.shop.example") == "https://go.shop.example"
+    assert settings.short_base_for("b.example") == "https://b.example"
+    local = Settings.from_env({"TRACKER_SHORT_BASE": "http://127.0.0.1:8080", "TRACKER_SHORT_DOMAINS": "localhost"})
+    assert local.default_domain == "127.0.0.1"
+    assert local.short_base_for("localhost") == "http://localhost:8080"
+
+
+def test_the_command_line_clients_read_the_admin_url_and_key():
+    assert (Settings.from_env({}).admin_url, Settings.from_env({}).api_key) == ("http://127.0.0.1:8081", "")
+    settings = Settings.from_env({"TRACKER_ADMIN_URL": "https://admin.internal:9000/", "TRACKER_API_KEY": "k" * 20})
+    assert (settings.admin_url, settings.api_key) == ("https://admin.internal:9000", "k" * 20)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
+from ada_url import URL
+
 Durability = Literal["ack", "fast"]
 PixelSigning = Literal["off", "optional", "required"]
 
@@ -25,7 +27,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                "http(s)://user:pass@host:8123/db"),
     "TRACKER_SECRET": ("", "salts short codes and keys every HMAC (recipient_ref, ip_ref, pixel sig)"),
     "TRACKER_API_KEYS": ("", "comma-separated bearer keys for the admin API"),
-    "TRACKER_SHORT_BASE": ("http://127.0.0.1:8080", "public base of short URLs, e.g. https://go.shop.example"),
+    "TRACKER_SHORT_BASE": ("http://127.0.0.1:8080", "public base of short URLs, e.g. https://go.shop.example; "
+                           "its host is the default short domain"),
+    "TRACKER_SHORT_DOMAINS": ("", "comma-separated extra short-link hosts (branded domains) the edge answers for; "
+                              "a link belongs to one of them or to the host of TRACKER_SHORT_BASE"),
     "TRACKER_CLICK_PARAM": ("sclid", "query parameter and cookie name of the click id"),
     "TRACKER_COOKIE_DOMAIN": ("", "Domain= of the click cookie; empty: host-only cookie"),
     "TRACKER_ATTRIBUTION_WINDOW": ("7d", "default attribution window and cookie lifetime; "
@@ -36,6 +41,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKER_PIXEL_SIGNING": ("optional", "off | optional | required: the pixel's `sig` parameter"),
     "TRACKER_EVENT_STREAMS": ("1", "number of Redis streams the events are sharded over"),
     "TRACKER_RETENTION_DAYS": ("0", "ClickHouse TTL of events in days; 0 keeps them forever"),
+    "TRACKER_ADMIN_URL": ("http://127.0.0.1:8081", "where the command-line clients (`tracker links`, "
+                          "`tracker conversions`, `tracker report`) find the admin API"),
+    "TRACKER_API_KEY": ("", "the bearer key the command-line clients send (one of TRACKER_API_KEYS)"),
 }
 
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -45,6 +53,20 @@ _CHANNEL_WINDOW_PREFIX = "TRACKER_ATTRIBUTION_WINDOW_"
 
 class SettingsError(ValueError):
     """A variable has a value we cannot use; the message names it."""
+
+
+def short_host(value: str) -> str:
+    """A short domain as the edge compares it: lower-case, IDN in punycode (UTS #46), no port or path."""
+    text = value.strip().rstrip(".")
+    if not text or any(ch in text for ch in ":/@?#\\ "):
+        raise ValueError(f"expected host names like go.brand.example (no scheme, port or path), got {value!r}")
+    try:
+        host = URL(f"http://{text}/").hostname
+    except ValueError:
+        raise ValueError(f"not a host name: {value!r}") from None
+    if not host:
+        raise ValueError(f"not a host name: {value!r}")
+    return host
 
 
 def parse_window(text: str) -> int:
@@ -71,6 +93,27 @@ class Settings:
     pixel_signing: PixelSigning = "optional"
     event_streams: int = 1
     retention_days: int = 0
+    short_domains: tuple[str, ...] = ()
+    admin_url: str = "http://127.0.0.1:8081"
+    api_key: str = ""
+
+    @property
+    def default_domain(self) -> str:
+        """The host of TRACKER_SHORT_BASE: the short domain of a link that names none."""
+        return short_host(urlsplit(self.short_base).hostname or "")
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """Every short domain, the default first."""
+        return (self.default_domain, *(d for d in self.short_domains if d != self.default_domain))
+
+    def short_base_for(self, domain: str) -> str:
+        """The short base of a domain: TRACKER_SHORT_BASE with the domain as its host (scheme, port, path kept)."""
+        if not domain or domain == self.default_domain:
+            return self.short_base
+        base = urlsplit(self.short_base)
+        port = f":{base.port}" if base.port else ""
+        return f"{base.scheme}://{domain}{port}{base.path}"
 
     def window_for(self, channel: str) -> int:
         """Attribution window (seconds) of a channel: its own if configured, else the default."""
@@ -109,6 +152,18 @@ class Settings:
         base = urlsplit(short_base)
         if base.scheme not in ("http", "https") or not base.hostname or base.query or base.fragment:
             raise fail("TRACKER_SHORT_BASE", f"expected http(s)://host[:port][/path], got {short_base!r}")
+
+        short_domains: list[str] = []
+        for value in get("TRACKER_SHORT_DOMAINS").split(","):
+            if value.strip():
+                try:
+                    short_domains.append(short_host(value))
+                except ValueError as exc:
+                    raise fail("TRACKER_SHORT_DOMAINS", str(exc)) from None
+
+        admin_url = get("TRACKER_ADMIN_URL").rstrip("/")
+        if urlsplit(admin_url).scheme not in ("http", "https") or not urlsplit(admin_url).hostname:
+            raise fail("TRACKER_ADMIN_URL", f"expected http(s)://host:port, got {admin_url!r}")
 
         click_param = get("TRACKER_CLICK_PARAM")
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", click_param):
@@ -163,6 +218,9 @@ class Settings:
             pixel_signing=signing,  # type: ignore[arg-type]
             event_streams=int(streams),
             retention_days=int(retention),
+            short_domains=tuple(dict.fromkeys(short_domains)),
+            admin_url=admin_url,
+            api_key=get("TRACKER_API_KEY"),
         )
         if overrides:
             from dataclasses import replace

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from xml.etree import ElementTree
 
 import httpx
+import png
 import pytest
+import zxingcpp
 
+from shortlinks.codes import CodeGenerator
 from tests.support.servers import serve_in_thread
-from tests.support.settings import API_KEY, make_settings
+from tests.support.settings import API_KEY, SECRET, make_settings
 from tracker.admin.app import Admin
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -146,3 +150,151 @@ def test_unknown_code_is_404_json(admin):
         assert reply.status_code == 404
         assert "error" in reply.json()
     assert admin.patch("/v1/links/zzzzzzzz", json={"disabled": True}).status_code == 404
+
+
+@pytest.fixture
+def branded(redis_url: str) -> Iterator[httpx.Client]:
+    """An admin with a second, branded short domain."""
+    settings = make_settings(redis_url, TRACKER_SHORT_DOMAINS="Go.Brand.example")
+    with serve_in_thread(Admin(settings).app) as base, httpx.Client(base_url=base, headers=AUTH, timeout=60) as client:
+        yield client
+
+
+def test_a_link_belongs_to_the_default_domain_unless_it_names_another(branded):
+    plain = branded.post("/v1/links", json={"destination": "https://shop.example/"}).json()
+    assert plain["domain"] == "go.shop.example"
+    reply = branded.post("/v1/links", json={"destination": "https://shop.example/", "domain": "GO.BRAND.EXAMPLE"})
+    assert reply.status_code == 201, reply.text
+    link = reply.json()
+    assert link["domain"] == "go.brand.example"
+    assert link["short_url"] == f"https://go.brand.example/{link['code']}"
+    assert branded.get(f"/v1/links/{link['code']}").json() == link
+    batch = branded.post("/v1/links/batch", json={
+        "template": {"destination": "https://shop.example/", "domain": "go.brand.example"},
+        "recipients": ["+14155550100"]}).json()["links"][0]
+    assert batch["short_url"] == f"https://go.brand.example/{batch['code']}"
+    refused = branded.post("/v1/links", json={"destination": "https://shop.example/", "domain": "evil.example"})
+    assert refused.status_code == 422 and refused.json()["error"].startswith("domain:")
+
+
+def test_a_vanity_code_is_409_when_taken_on_its_domain_and_free_on_another(branded):
+    body = {"destination": "https://shop.example/summer", "code": "Summer-26"}
+    first = branded.post("/v1/links", json=body)
+    assert first.status_code == 201, first.text
+    assert first.json()["short_url"] == "https://go.shop.example/Summer-26"
+    taken = branded.post("/v1/links", json=body)
+    assert taken.status_code == 409 and "taken" in taken.json()["error"]
+    other = branded.post("/v1/links", json={**body, "domain": "go.brand.example"})
+    assert other.status_code == 201
+    assert branded.get("/v1/links/Summer-26", params={"domain": "go.brand.example"}).json()["domain"] == (
+        "go.brand.example")
+    assert branded.get("/v1/links/Summer-26").json()["domain"] == "go.shop.example"  # the default domain first
+
+
+@pytest.mark.parametrize("code", ["ab", "a" * 65, "with space", "dot.ted", "ünï", "healthz", 42])
+def test_malformed_or_reserved_vanity_codes_are_422(admin, code):
+    reply = admin.post("/v1/links", json={"destination": "https://shop.example/", "code": code})
+    assert reply.status_code == 422 and reply.json()["error"].startswith("code:")
+
+
+def test_a_vanity_code_in_the_generated_range_is_422(admin):
+    generated = admin.post("/v1/links", json={"destination": "https://shop.example/"}).json()["code"]
+    reply = admin.post("/v1/links", json={"destination": "https://shop.example/", "code": generated})
+    assert reply.status_code == 422 and "generated" in reply.json()["error"]
+    future = CodeGenerator(SECRET).encode(10**8)
+    assert admin.post("/v1/links", json={"destination": "https://shop.example/", "code": future}).status_code == 422
+
+
+def test_batch_templates_take_no_vanity_code(admin):
+    reply = admin.post("/v1/links/batch", json={"template": {"destination": "https://shop.example/", "code": "abc"},
+                                                "recipients": ["+14155550100"]})
+    assert reply.status_code == 422 and "code" in reply.json()["error"]
+
+
+def test_listing_filters_by_campaign_message_tag_and_search(admin):
+    def make(**fields):
+        reply = admin.post("/v1/links", json={"destination": "https://shop.example/", **fields})
+        assert reply.status_code == 201, reply.text
+        return reply.json()["code"]
+
+    spring = [make(campaign="spring", message="Reminder 1", tags=["vip"]) for _ in range(3)]
+    summer = [make(campaign="summer", destination="https://shop.example/summer-shoes") for _ in range(2)]
+    vanity = make(code="flash-sale", campaign="summer", tags=["vip"])
+
+    def codes(**params):
+        reply = admin.get("/v1/links", params=params)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["next_cursor"] is None
+        return [link["code"] for link in reply.json()["links"]]
+
+    assert codes() == [vanity, *summer[::-1], *spring[::-1]]  # newest first
+    assert codes(campaign="Spring") == spring[::-1]  # normalised as the link's campaign is
+    assert codes(message="Reminder 1") == spring[::-1]
+    assert codes(tag="VIP") == [vanity, *spring[::-1]]
+    assert codes(q="SHOES") == summer[::-1]
+    assert codes(q="flash") == [vanity]
+    assert codes(campaign="summer", tag="vip") == [vanity]
+    assert codes(campaign="nothing") == []
+    link = admin.get("/v1/links", params={"q": "flash"}).json()["links"][0]
+    assert link == admin.get("/v1/links/flash-sale").json()
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": "0"}, {"limit": "1001"}, {"limit": "ten"}, {"cursor": "not-a-cursor"}, {"colour": "red"},
+               {"domain": "evil.example"}],
+)
+def test_bad_listing_parameters_are_400(admin, params):
+    reply = admin.get("/v1/links", params=params)
+    assert reply.status_code == 400 and reply.json()["error"]
+
+
+def test_listing_pages_with_a_cursor(admin):
+    made = [link["code"] for link in admin.post("/v1/links/batch", json={
+        "template": {"destination": "https://shop.example/"},
+        "recipients": [f"+1415555{i:04d}" for i in range(250)]}).json()["links"]]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = admin.get("/v1/links", params={"limit": 100, **({"cursor": cursor} if cursor else {})}).json()
+        seen += [link["code"] for link in page["links"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3 and seen == made[::-1]
+    assert len(admin.get("/v1/links").json()["links"]) == 100  # the default limit
+
+
+def test_delete_is_204_then_404_and_the_code_leaves_the_listing(admin):
+    code = admin.post("/v1/links", json={"destination": "https://shop.example/", "campaign": "gone"}).json()["code"]
+    assert admin.delete(f"/v1/links/{code}").status_code == 204
+    assert admin.get(f"/v1/links/{code}").status_code == 404
+    assert admin.delete(f"/v1/links/{code}").status_code == 404
+    assert admin.get("/v1/links", params={"campaign": "gone"}).json()["links"] == []
+
+
+def test_a_deleted_vanity_code_can_be_taken_again(admin):
+    body = {"destination": "https://shop.example/", "code": "reuse-me"}
+    assert admin.post("/v1/links", json=body).status_code == 201
+    assert admin.delete("/v1/links/reuse-me").status_code == 204
+    assert admin.post("/v1/links", json=body).status_code == 201
+
+
+def decode_png(png_bytes: bytes) -> list[str]:
+    width, height, rows, _ = png.Reader(bytes=png_bytes).asDirect()
+    pixels = bytearray()
+    for row in rows:
+        pixels += bytes(255 if value else 0 for value in row)
+    return [code.text for code in zxingcpp.read_barcodes(memoryview(bytes(pixels)).cast("B", (height, width)))]
+
+
+def test_qr_codes_carry_the_short_url_as_png_and_svg(branded):
+    link = branded.post("/v1/links", json={"destination": "https://shop.example/", "domain": "go.brand.example"}).json()
+    png_reply = branded.get(f"/v1/links/{link['code']}/qr", params={"format": "png"})
+    assert png_reply.status_code == 200 and png_reply.headers["content-type"] == "image/png"
+    assert decode_png(png_reply.content) == [link["short_url"]]
+    svg_reply = branded.get(f"/v1/links/{link['code']}/qr")
+    assert svg_reply.status_code == 200 and svg_reply.headers["content-type"].startswith("image/svg+xml")
+    svg = ElementTree.fromstring(svg_reply.content)
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg" and int(svg.get("width")) == int(svg.get("height")) > 100
+    assert branded.get(f"/v1/links/{link['code']}/qr", params={"format": "gif"}).status_code == 400
+    assert branded.get("/v1/links/nosuchcode/qr").status_code == 404

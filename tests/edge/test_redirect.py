@@ -130,6 +130,22 @@ def test_patch_is_seen_by_the_edge_within_one_second(stack):
     wait_until(lambda: stack.edge.get(f"/{link['code']}").status_code == 404, timeout=1.0, message="a 404")
 
 
+def test_a_deleted_link_answers_404_within_a_second_and_its_clicks_stay(stack):
+    link = stack.link()
+    assert stack.edge.get(f"/{link['code']}").status_code == 302  # now cached
+    wait_until(stack.events, message="the click event in the stream")
+    assert stack.admin.delete(f"/v1/links/{link['code']}").status_code == 204
+    wait_until(lambda: stack.edge.get(f"/{link['code']}").status_code == 404, timeout=1.0, message="a 404")
+    assert [event["code"] for event in stack.events()] == [link["code"]]
+
+
+def test_a_vanity_code_redirects_like_a_generated_one(stack):
+    link = stack.link(code="spring_sale-26")
+    reply = stack.edge.get("/spring_sale-26")
+    assert reply.status_code == 302 and reply.headers["location"].startswith("https://shop.example/p?x=1")
+    assert wait_until(stack.events)[0]["code"] == link["code"] == "spring_sale-26"
+
+
 def test_edge_serves_robots_and_health(stack):
     assert stack.edge.get("/healthz").json() == {"status": "ok"}
     assert stack.edge.get("/readyz").status_code == 200

@@ -21,7 +21,7 @@ from tracker.settings import Settings
 PROBES = 100_000
 CONNECTIONS = 16
 ALPHABET = string.ascii_letters + string.digits
-ODD = "-_.~!$&'()*+,;=:@"
+ODD = ".~!$&'()*+,;=:@"  # '-' and '_' are vanity-code characters
 
 
 def random_codes(rng: random.Random, count: int) -> Iterator[tuple[str, str]]:
@@ -31,8 +31,8 @@ def random_codes(rng: random.Random, count: int) -> Iterator[tuple[str, str]]:
             yield "well-formed", "".join(rng.choices(ALPHABET, k=rng.randint(6, 12)))
             continue
         shape = rng.randrange(6)
-        if shape == 0:  # too short or too long
-            yield "malformed", "".join(rng.choices(ALPHABET, k=rng.choice([rng.randint(1, 5), rng.randint(13, 40)])))
+        if shape == 0:  # too short or too long (codes are 3 to 64 characters: generated 6-12, vanity 3-64)
+            yield "malformed", "".join(rng.choices(ALPHABET, k=rng.choice([rng.randint(1, 2), rng.randint(65, 90)])))
         elif shape == 1:  # right length, one character outside the alphabet
             code = rng.choices(ALPHABET, k=rng.randint(6, 12))
             code[rng.randrange(len(code))] = rng.choice(ODD)

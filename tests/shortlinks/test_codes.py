@@ -22,8 +22,17 @@ def test_codes_depend_on_the_secret():
 
 
 def test_malformed_codes_are_recognised_without_any_store():
-    assert not is_well_formed("abc")
-    assert not is_well_formed("abc-def")
-    assert not is_well_formed("a" * 13)
+    assert not is_well_formed("ab")
+    assert not is_well_formed("a" * 65)
     assert not is_well_formed("../etc")
+    assert not is_well_formed("abc.def")
+    assert not is_well_formed("abc def")
+    assert not is_well_formed("ÄbcDef")
+    assert not is_well_formed("")
+
+
+def test_generated_and_vanity_codes_are_both_well_formed():
     assert is_well_formed("Ab3dEf")
+    assert is_well_formed("abc")
+    assert is_well_formed("summer-sale_2026")
+    assert is_well_formed("a" * 64)

@@ -42,7 +42,7 @@ class Admin:
         self.settings = settings
         self.redis = redis if redis is not None else connect_redis(settings.redis_url)
         self.streams = stream_names(settings.event_streams)
-        self.store = LinkStore(self.redis, CodeGenerator(settings.secret))
+        self.store = LinkStore(self.redis, CodeGenerator(settings.secret), settings.default_domain)
         self.recorder = ConversionRecorder(self.redis, self.streams)
         self.clickhouse = clickhouse
         routes = [
@@ -69,6 +69,7 @@ class Admin:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await ensure_groups(self.redis, self.streams, required=False)
+        await self.store.upgrade_layout_at_start()
         try:
             yield
         finally:

@@ -30,6 +30,10 @@ LINK_FIELDS: dict[str, Any] = {
     "tags": {"type": "array", "maxItems": 20, "items": {"type": "string", "minLength": 1, "maxLength": 64}},
     "expires_at": {"type": ["string", "null"], "format": "date-time"},
 }
+DOMAIN = {"type": "string", "maxLength": 253, "description": "one of the short domains; default: the host of "
+                                                          "TRACKER_SHORT_BASE"}
+VANITY_CODE = {"type": "string", "pattern": "^[A-Za-z0-9_-]{3,64}$", "description": "a vanity code; 409 if taken "
+               "on that domain, 422 if it is in the range of generated codes"}
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 LINK = {
     "type": "object",
@@ -37,6 +41,7 @@ LINK = {
                  "recipient_ref", "expires_at", "created_at", "disabled"],
     "properties": {
         "code": {"type": "string"},
+        "domain": {"type": "string"},
         "short_url": {"type": "string"},
         "destination": {"type": "string"},
         "tagged_url": {"type": "string"},
@@ -83,6 +88,18 @@ def json_reply(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 CODE_PARAMETER = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+DOMAIN_PARAMETER = {"name": "domain", "in": "query", "required": False, "schema": DOMAIN,
+                    "description": "the short domain of the code; default: the first domain that has it"}
+LINK_PARAMETERS = [CODE_PARAMETER, DOMAIN_PARAMETER]
+LIST_PARAMETERS = [
+    *({"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200},
+       "description": why} for name, why in (
+        ("campaign", "exact campaign (normalised as the link's is)"), ("message", "exact message label"),
+        ("tag", "links carrying this tag"), ("q", "substring of the code or the destination"),
+        ("domain", "links of this short domain"), ("cursor", "next_cursor of the previous page"))),
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+]
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -98,11 +115,24 @@ DOCUMENT: dict[str, Any] = {
                 "summary": "Create a short link",
                 "requestBody": json_body({
                     "type": "object", "additionalProperties": False, "required": ["destination"],
-                    "properties": {**LINK_FIELDS, "recipient": {"type": "string", "maxLength": 254}},
+                    "properties": {**LINK_FIELDS, "recipient": {"type": "string", "maxLength": 254},
+                                   "code": VANITY_CODE, "domain": DOMAIN},
                 }),
                 "responses": {"201": json_reply("created", {"$ref": "#/components/schemas/Link"}),
-                              **errors(400, 401, 413, 422)},
-            }
+                              **errors(400, 401, 409, 413, 422)},
+            },
+            "get": {
+                "summary": "List links, newest first, filtered; follow next_cursor for the next page",
+                "parameters": LIST_PARAMETERS,
+                "responses": {
+                    "200": json_reply("a page of links", {
+                        "type": "object", "required": ["links", "next_cursor"],
+                        "properties": {"links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
+                                       "next_cursor": {"type": ["string", "null"]}},
+                    }),
+                    **errors(400, 401),
+                },
+            },
         },
         "/v1/links/batch": {
             "post": {
@@ -111,7 +141,7 @@ DOCUMENT: dict[str, Any] = {
                     "type": "object", "additionalProperties": False, "required": ["template", "recipients"],
                     "properties": {
                         "template": {"type": "object", "additionalProperties": False, "required": ["destination"],
-                                     "properties": LINK_FIELDS},
+                                     "properties": {**LINK_FIELDS, "domain": DOMAIN}},
                         "recipients": {"type": "array", "minItems": 1, "maxItems": 10000,
                                        "items": {"type": "string", "maxLength": 254}},
                     },
@@ -131,13 +161,18 @@ DOCUMENT: dict[str, Any] = {
         "/v1/links/{code}": {
             "get": {
                 "summary": "Read a link",
-                "parameters": [CODE_PARAMETER],
+                "parameters": LINK_PARAMETERS,
                 "responses": {"200": json_reply("the link", {"$ref": "#/components/schemas/Link"}),
-                              **errors(401, 404)},
+                              **errors(400, 401, 404)},
+            },
+            "delete": {
+                "summary": "Delete a link; edges answer 404 within 1 s; its clicks and credits stay in the reports",
+                "parameters": LINK_PARAMETERS,
+                "responses": {"204": {"description": "deleted"}, **errors(400, 401, 404)},
             },
             "patch": {
                 "summary": "Disable, change expiry or destination; edges obey within 1 s",
-                "parameters": [CODE_PARAMETER],
+                "parameters": LINK_PARAMETERS,
                 "requestBody": json_body({
                     "type": "object", "additionalProperties": False, "minProperties": 1,
                     "properties": {"disabled": {"type": "boolean"}, "expires_at": LINK_FIELDS["expires_at"],
@@ -146,6 +181,20 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {"200": json_reply("the changed link", {"$ref": "#/components/schemas/Link"}),
                               **errors(400, 401, 404, 413, 422)},
             },
+        },
+        "/v1/links/{code}/qr": {
+            "get": {
+                "summary": "The QR code of the link's short_url",
+                "parameters": [*LINK_PARAMETERS, {"name": "format", "in": "query", "required": False,
+                                                  "schema": {"type": "string", "enum": ["svg", "png"],
+                                                             "default": "svg"}}],
+                "responses": {
+                    "200": {"description": "the QR code", "content": {"image/svg+xml": {"schema": {"type": "string"}},
+                                                                      "image/png": {"schema": {"type": "string",
+                                                                                    "format": "binary"}}}},
+                    **errors(400, 401, 404),
+                },
+            }
         },
         "/v1/conversions": {
             "post": {

@@ -134,7 +134,7 @@ class DemoShop:
         """Create the demo links (new ones each start: the shop's port may have changed)."""
         # The shop is ours and on loopback: let it through an allow-list made for real destinations.
         allowed = (*settings.allowed_hosts, LOOPBACK) if settings.allowed_hosts else ()
-        rules = LinkRules(allowed_hosts=allowed, click_param=settings.click_param)
+        rules = LinkRules(allowed_hosts=allowed, click_param=settings.click_param, domains=settings.domains)
         keyer = RecipientKeyer(settings.secret)
         now = datetime.now(UTC)
         drafts = [LinkDraft.from_json(link_body(c, self.base), rules, keyer.ref, now) for c in DEMO_CAMPAIGNS]

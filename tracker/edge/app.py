@@ -48,10 +48,10 @@ class Edge:
         self.settings = settings
         self.redis = redis if redis is not None else connect_redis(settings.redis_url, timeout=0.5)
         self.streams = stream_names(settings.event_streams)
-        store = LinkStore(self.redis, CodeGenerator(settings.secret))
+        self.store = LinkStore(self.redis, CodeGenerator(settings.secret), settings.default_domain)
         self.tally = HotPathTally()
         self.cache: LinkCache[RedirectTarget] = LinkCache(
-            store, lambda link: RedirectTarget.compile(link, settings), tally=self.tally
+            self.store, lambda link: RedirectTarget.compile(link, settings), tally=self.tally
         )
         self.writer = EventWriter(self.redis, self.streams, settings.durability)
         self.redirect = Redirect(self.cache, self.writer, IpKeyer(settings.secret))
@@ -89,6 +89,7 @@ class Edge:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await ensure_groups(self.redis, self.streams, required=False)
+        await self.store.upgrade_layout_at_start()
         self.cache.start()
         ticker = asyncio.create_task(self._flush_tally_every_second(), name="metrics-tick")
         self.writer.start()
