@@ -18,15 +18,10 @@ from tests.support.clickhouse import insert_rows
 from tests.support.servers import serve_in_thread
 from tests.support.settings import API_KEY, make_settings
 from tracker.admin.app import Admin
-from tracker.dashboard.endpoints import (
-    SESSION_COOKIE,
-    Sessions,
-    basic_password,
-    compact_window,
-    daily_chart,
-    nice_ceiling,
-    safe_next,
-)
+from tracker.dashboard.chart import daily_chart, nice_ceiling
+from tracker.dashboard.endpoints import TEMPLATES
+from tracker.dashboard.sessions import SESSION_COOKIE, Sessions, basic_password, safe_next
+from tracker.dashboard.views import compact_window
 from tracker.reports.campaign import campaign_report
 from tracker.reports.query import ReportQuery
 
@@ -241,7 +236,7 @@ def test_campaign_names_are_escaped_everywhere(logged_in):
                                              "exclude_tags": '"><b>x</b>'})
     assert page.status_code == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and XSS not in page.text
-    assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in page.text and "<img" not in page.text
+    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in page.text and "<img" not in page.text
     assert "<b>x</b>" not in page.text
     assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no script at all
     assert "default-src 'none'" in page.headers["content-security-policy"]
@@ -335,9 +330,12 @@ def test_nice_ceilings_make_readable_axes() -> None:
 def test_the_chart_has_a_slot_per_day_and_escapes_its_tooltips(shop_data) -> None:
     query = ReportQuery.from_params({**PERIOD, "group_by": "day"}, datetime.now(UTC))
     report = campaign_report(shop_data, query, make_settings())
-    svg = daily_chart(report, query.start, query.end)
+    chart = TEMPLATES.get_template("chart.html")
+    svg = chart.render(chart=daily_chart(report, query.start, query.end))
     assert svg.startswith('<div class="chart"><svg') and svg.count('class="bar"') == 1
+    assert len(daily_chart(report, query.start, query.end).labels) >= 2  # type: ignore[union-attr]
     assert f"{(YESTERDAY_NOON).date().isoformat()}: 208.90 EUR revenue, 3 orders" in svg
     empty = campaign_report(shop_data, ReportQuery.from_params({"from": "2001-01-01", "to": "2001-01-31",
                                                                 "group_by": "day"}, datetime.now(UTC)), make_settings())
-    assert "No clicks or orders" in daily_chart(empty, empty.query.start, empty.query.end)
+    assert daily_chart(empty, empty.query.start, empty.query.end) is None
+    assert "No clicks or orders" in chart.render(chart=None)

@@ -8,22 +8,22 @@ theme would, so what the demo proves is what a shop gets.
 
 from __future__ import annotations
 
-import html
-import json
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from shortlinks.link import LinkDraft, LinkRules
 from shortlinks.link_store import LinkStore
 from shortlinks.recipient import RecipientKeyer
 from tracker.settings import Settings
+from tracker.templating import templates_of
 
 CURRENCY = "EUR"
 LOOPBACK = "127.0.0.1"
@@ -94,24 +94,8 @@ def link_body(campaign: DemoCampaign, shop_base: str) -> dict[str, object]:
     return body
 
 
-def script_json(value: object) -> str:
-    """JSON safe inside a <script> element: no '<', '>' or '&' that could end it or open a comment."""
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-_STYLE = """<style>
-body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2430;background:#faf7f2}
-h1{margin:0 0 8px;font-size:1.6rem;line-height:1.2}
-header{background:#1d2430;color:#fff;padding:12px 18px;font-weight:650}main{max-width:560px;margin:0 auto;padding:18px}
-.card{background:#fff;border:1px solid #e8e2d8;border-radius:12px;padding:18px;margin-bottom:14px}
-.price{font-size:1.4rem;font-weight:700}.muted{color:#6b7280;font-size:.9rem}code{background:#f1ede6;padding:1px 4px;
-border-radius:4px;word-break:break-all}a.buy{display:block;text-align:center;background:#e4572e;color:#fff;
-padding:12px;border-radius:10px;font-weight:700;text-decoration:none;margin-top:12px}ul{padding-left:18px}
-</style>"""
+TEMPLATES = templates_of(__file__)
+_CSS = (Path(__file__).resolve().parent / "static" / "demo.css").read_text()
 
 
 class DemoShop:
@@ -157,28 +141,16 @@ class DemoShop:
         return "\n".join(lines) + "\n"
 
     async def index(self, request: Request) -> Response:
-        items = "".join(
-            f'<li><a href="{e(link.short_url)}">{e(link.campaign)} / {e(link.message)}</a> '
-            f'<span class="muted">{e(link.channel)}{" · " + e(link.recipient) if link.recipient else ""}</span></li>'
-            for link in self.links
-        )
-        body = (f'<div class="card"><h1>Demo shop</h1><p>Arrive the way a customer does: tap one of the links a '
-                f"campaign sent.</p><ul>{items}</ul></div>")
-        return self._page("Demo shop", body)
+        return self._page(request, "index.html", "Demo shop", links=self.links)
 
     async def landing(self, request: Request) -> Response:
         key = request.query_params.get("product", "sneakers")
-        product = PRODUCTS.get(key, PRODUCTS["sneakers"])
         params = request.query_params
-        came = " · ".join(f"{name.removeprefix('utm_')} <b>{e(params[name])}</b>"
-                          for name in ("utm_source", "utm_medium", "utm_campaign", "utm_content") if params.get(name))
-        body = (
-            f'<div class="card"><h1>{e(product.name)}</h1><div class="price">{e(product.price)} {CURRENCY}</div>'
-            f'<a class="buy" href="/checkout?product={e(key if key in PRODUCTS else "sneakers")}">Buy now</a></div>'
-            f'<div class="card muted">You came from {came or "nowhere in particular"}. '
-            "<code>/t.js</code> keeps the click id from this URL in a first-party cookie for the thank-you page.</div>"
-        )
-        return self._page(product.name, body)
+        came = [(name.removeprefix("utm_"), params[name])
+                for name in ("utm_source", "utm_medium", "utm_campaign", "utm_content") if params.get(name)]
+        product = PRODUCTS.get(key, PRODUCTS["sneakers"])
+        return self._page(request, "landing.html", product.name, product=product, came=came,
+                          product_key=key if key in PRODUCTS else "sneakers")
 
     async def checkout(self, request: Request) -> Response:
         key = request.query_params.get("product", "sneakers")
@@ -193,21 +165,12 @@ class DemoShop:
         if not _ORDER_ID.match(order_id):
             order_id = f"D-{secrets.token_hex(5).upper()}"
         conversion = {"order_id": order_id, "value": product.price, "currency": CURRENCY, "type": "purchase"}
-        dashboard = (f' <a href="{e(self.dashboard_url)}">Open the dashboard</a>.' if self.dashboard_url else "")
-        body = (
-            f'<div class="card"><h1>Thank you!</h1><p>Order <code>{e(order_id)}</code>: {e(product.name)}, '
-            f'<b>{e(product.price)} {CURRENCY}</b>.</p><p class="muted">This page called '
-            f"<code>tracker.conversion(...)</code>, which fired <code>{e(self.edge_base)}/px.gif</code>; the order "
-            f"shows in the reports within a couple of seconds.{dashboard}</p></div>"
-            # The queueing form works whether or not /t.js has loaded yet.
-            f'<script>(window.tracker = window.tracker || []).push(["conversion", {script_json(conversion)}]);</script>'
-        )
-        return self._page("Thank you", body)
+        return self._page(request, "thank_you.html", "Thank you", product=product, order_id=order_id,
+                          conversion=conversion, dashboard_url=self.dashboard_url)
 
-    def _page(self, title: str, body: str) -> HTMLResponse:
-        # t.js goes in <head>, synchronously, as a shop's theme would include it: it must run on the landing page.
-        page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
-                f'content="width=device-width, initial-scale=1"><title>{e(title)} · Demo shop</title>{_STYLE}'
-                f'<script src="{e(self.edge_base)}/t.js"></script></head><body><header>Demo shop</header>'
-                f"<main>{body}</main></body></html>")
-        return HTMLResponse(page, headers={"cache-control": "no-store"})
+    def _page(self, request: Request, template: str, title: str, **context: object) -> Response:
+        return TEMPLATES.TemplateResponse(
+            request, template, {"title": title, "css": _CSS, "edge_base": self.edge_base, "currency": CURRENCY,
+                                **context},
+            headers={"cache-control": "no-store"},
+        )

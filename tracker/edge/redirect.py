@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from importlib.resources import files
 from time import perf_counter
 from typing import Any
 
@@ -24,12 +25,10 @@ from tracker.events import click as click_schema
 from tracker.events.writer import EventWriter
 from tracker.settings import Settings
 
-NOT_FOUND_PAGE = (
-    b"<!doctype html><html><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-    b"<title>Link not found</title></head><body style='font-family:system-ui;text-align:center;padding:3em'>"
-    b"<h1>Link not found</h1><p>This link does not exist or has expired.</p></body></html>"
-)
-UNAVAILABLE_PAGE = b"<!doctype html><title>Try again</title><p>Temporarily unavailable, please try again.</p>"
+# Static pages, read once: the hot path sends them as they are (no template engine on it).
+_PAGES = files("tracker.edge").joinpath("static")
+NOT_FOUND_PAGE = _PAGES.joinpath("not_found.html").read_bytes()
+UNAVAILABLE_PAGE = _PAGES.joinpath("unavailable.html").read_bytes()
 NO_STORE = (b"cache-control", b"no-store")
 
 

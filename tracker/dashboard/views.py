@@ -1,0 +1,201 @@
+"""What the dashboard shows: its filters, the three reports of a page, and the numbers as people read them.
+
+The templates (`templates/`) lay the page out; this module hands them values: the formatting functions are
+registered as template filters, and `kpis`, `channel_cards` and `roi_rows` turn reports into rows to print.
+Everything that reaches a template is plain data; the templates escape it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tracker.reports.campaign import METRICS, Report, campaign_report
+from tracker.reports.query import ReportQuery
+from tracker.settings import Settings
+
+FILTERS: tuple[str, ...] = ("from", "to", "group_by", "model", "window", "currency", "exclude_tags")
+DEFAULT_GROUP_BY = "campaign,message"
+DEFAULT_DAYS = 30
+GROUP_PRESETS = ("campaign,message", "campaign", "channel", "channel,campaign", "source,medium,campaign",
+                 "campaign,message,content", "day", "channel,day")
+METRIC_LABELS: dict[str, str] = {
+    "clicks": "Clicks", "human_clicks": "Human", "bot_clicks": "Bots", "unique_clickers": "Unique",
+    "orders": "Orders", "revenue": "Revenue", "refunds": "Refunds", "net_revenue": "Net revenue", "aov": "AOV",
+    "conversion_rate": "Conv. rate", "revenue_per_click": "Rev. / click",
+}
+MODEL_LABELS = {"last_click": "Last click", "first_click": "First click", "linear": "Linear (split)"}
+NO_CLICKHOUSE = (
+    "Reports need ClickHouse, and this admin process is not connected to it. Set TRACKER_CLICKHOUSE_URL "
+    "(chdb://PATH or http(s)://user:pass@host:8123/db) and restart it; the links and conversions APIs keep working."
+)
+CHANNEL_METRICS = (("revenue", "Revenue"), ("orders", "Orders"), ("human_clicks", "Clicks"),
+                   ("conversion_rate", "Conv. rate"))
+
+
+@dataclass(frozen=True)
+class Notice:
+    title: str
+    detail: str = ""
+    error: bool = False
+
+
+@dataclass(frozen=True)
+class Reports:
+    """The three reports one page needs, all with the same filters and currency."""
+
+    table: Report
+    channels: Report
+    daily: Report
+
+
+@dataclass(frozen=True)
+class Kpi:
+    metric: str
+    label: str
+    value: str
+    sub: str
+
+
+@dataclass(frozen=True)
+class ChannelValue:
+    metric: str
+    label: str
+    raw: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ChannelCard:
+    channel: str
+    share: Decimal  # of the period's revenue, 0..1
+    values: list[ChannelValue]
+    bots_raw: str
+    bots: str
+
+
+def dashboard_filters(params: Mapping[str, str], today: date) -> dict[str, str]:
+    """The form's values with the dashboard's defaults filled in (whole days, by campaign and message).
+
+    Explicit, so the CSV link and the shared URL name exactly the rows on the screen.
+    """
+    given = {name: params.get(name, "").strip() for name in FILTERS}
+    defaults = {
+        "from": (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
+        "to": today.isoformat(),
+        "group_by": DEFAULT_GROUP_BY,
+        "model": "last_click",
+    }
+    return {name: given[name] or defaults.get(name, "") for name in FILTERS}
+
+
+def run_reports(client: Any, query: ReportQuery, settings: Settings) -> Reports:
+    """Blocking, one query after another on one client. The currency of the table is pinned for the other two."""
+    table = campaign_report(client, query, settings)
+    pinned = replace(query, currency=table.currency or None)
+    return Reports(
+        table=table,
+        channels=campaign_report(client, replace(pinned, group_by=("channel",)), settings),
+        daily=campaign_report(client, replace(pinned, group_by=("day",)), settings),
+    )
+
+
+# --- numbers as people read them (template filters) -------------------------------------------------------------
+
+def money(value: object, currency: str = "") -> str:
+    if value is None:
+        return "–"
+    text = f"{Decimal(str(value)):,.2f}"
+    return f"{text} {currency}" if currency else text
+
+
+def count(value: object) -> str:
+    return "–" if value is None else f"{int(str(value)):,}"
+
+
+def orders_text(value: object) -> str:
+    """Whole orders as integers; linear credit keeps its fraction."""
+    if value is None:
+        return "–"
+    number = Decimal(str(value))
+    return f"{number:,.0f}" if number == number.to_integral_value() else f"{number:,.2f}"
+
+
+def percent(value: object) -> str:
+    return "–" if value is None else f"{Decimal(str(value)) * 100:.1f}%"
+
+
+def metric_text(value: object, name: str, currency: str) -> str:
+    if name in ("revenue", "refunds", "net_revenue", "aov", "revenue_per_click"):
+        return money(value, currency if name != "revenue_per_click" else "")
+    if name == "orders":
+        return orders_text(value)
+    if name == "conversion_rate":
+        return percent(value)
+    return count(value)
+
+
+def compact_window(seconds: int) -> str:
+    """604800 -> '7d', 5400 -> '90m': the way the window parameter is written."""
+    unit, size = next((u, n) for u, n in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)) if seconds % n == 0)
+    return f"{seconds // size}{unit}"
+
+
+def raw(value: object) -> str:
+    """A number as the report holds it, for data-value attributes; '' for null."""
+    return "" if value is None else str(value)
+
+
+FILTERS_FOR_TEMPLATES = {
+    "money": money, "integer": count, "orders_text": orders_text, "percent": percent, "metric_text": metric_text,
+}
+
+
+# --- the page's parts --------------------------------------------------------------------------------------------
+
+def kpis(reports: Reports) -> list[Kpi]:
+    rows, currency = reports.channels.rows, reports.table.currency
+    revenue, refunds, net = _sum(rows, "revenue"), _sum(rows, "refunds"), _sum(rows, "net_revenue")
+    orders, humans, bots = _sum(rows, "orders"), _sum(rows, "human_clicks"), _sum(rows, "bot_clicks")
+    return [
+        Kpi("net_revenue", "Net revenue", money(net, currency), f"{money(revenue)} sales − {money(refunds)} refunds"),
+        Kpi("orders", "Attributed orders", orders_text(orders), f"AOV {money(_ratio(revenue, orders), currency)}"),
+        Kpi("human_clicks", "Human clicks", count(humans), f"{money(_ratio(net, humans), currency)} per click"),
+        Kpi("conversion_rate", "Conversion rate", percent(_ratio(orders, humans)), "orders / human clicks"),
+        Kpi("bot_clicks", "Bot & preview clicks", count(bots), "counted apart, never credited"),
+        Kpi("unattributed_orders", "Unattributed orders", count(reports.table.unattributed_orders),
+            f"{money(reports.table.unattributed_revenue, currency)} without a credited click"),
+    ]
+
+
+def channel_cards(report: Report) -> list[ChannelCard]:
+    total = _sum(report.rows, "revenue")
+    cards = []
+    for row in report.rows:
+        revenue = Decimal(str(row["revenue"]))
+        values = [ChannelValue(name, label, raw(row[name]), metric_text(row[name], name, report.currency))
+                  for name, label in CHANNEL_METRICS]
+        cards.append(ChannelCard(str(row["channel"]), revenue / total if total else Decimal(0), values,
+                                 raw(row["bot_clicks"]), count(row["bot_clicks"])))
+    return cards
+
+
+def metric_class(name: str) -> str:
+    """The table cell class of a metric column: bots greyed, net revenue stressed."""
+    return "bot" if name == "bot_clicks" else "money" if name == "net_revenue" else ""
+
+
+def table_metrics() -> list[tuple[str, str, str]]:
+    """(metric, column title, cell class) of the ROI table, in the report's order."""
+    return [(name, METRIC_LABELS[name], metric_class(name)) for name in METRICS]
+
+
+def _sum(rows: Sequence[Mapping[str, object]], name: str) -> Decimal:
+    return sum((Decimal(str(row[name])) for row in rows if row.get(name) is not None), Decimal(0))
+
+
+def _ratio(part: Decimal, whole: Decimal) -> Decimal | None:
+    return part / whole if whole else None
