@@ -13,7 +13,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.conversion import CONVERSION_TYPES
+from tracker.dashboard import FILTERS, SESSION_COOKIE
 from tracker.http_json import json_response
+from tracker.reports import METRICS, PARAMETERS
 
 UTM = {
     "type": "object",
@@ -70,13 +72,52 @@ CONVERSION = {
         "occurred_at": {"type": ["string", "number"], "description": "ISO 8601 date-time or epoch seconds"},
     },
 }
-REPORT_ROW_METRICS = ("clicks", "human_clicks", "bot_clicks", "unique_clickers", "orders", "revenue", "refunds",
-                      "net_revenue", "aov", "conversion_rate", "revenue_per_click")
+NUMBER_OR_NULL = {"type": ["number", "null"]}
+REPORT = {
+    "type": "object",
+    "required": ["from", "to", "group_by", "model", "window", "currency", "exclude_tags", "formula",
+                 "unattributed_orders", "unattributed_revenue", "rows"],
+    "properties": {
+        "from": {"type": "string", "format": "date-time"},
+        "to": {"type": "string", "format": "date-time", "description": "exclusive"},
+        "group_by": {"type": "array", "items": {"type": "string"}},
+        "model": {"type": "string"},
+        "window": {"type": ["integer", "null"], "description": "seconds; null: the per-channel windows"},
+        "currency": {"type": "string"},
+        "exclude_tags": {"type": "array", "items": {"type": "string"}},
+        "formula": {"type": "string", "description": "one sentence saying how a sale was credited"},
+        "unattributed_orders": {"type": "integer"},
+        "unattributed_revenue": {"type": "number"},
+        "rows": {"type": "array", "items": {
+            "type": "object", "required": list(METRICS),
+            "properties": {name: NUMBER_OR_NULL for name in METRICS},
+            "additionalProperties": {"type": "string", "description": "the group keys"},
+        }},
+    },
+}
 
 
 def errors(*statuses: int) -> dict[str, Any]:
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    return {str(status): {"description": "error", "content": error} for status in statuses}
+    return {key: value for status in statuses for key, value in json_error(status, "error").items()}
+
+
+def json_error(status: int, description: str) -> dict[str, Any]:
+    return {str(status): {"description": description,
+                          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
+
+
+def page(description: str, media_type: str = "text/html") -> dict[str, Any]:
+    """An answer that is a page or a file rather than JSON."""
+    return {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
+
+
+def redirect(description: str) -> dict[str, Any]:
+    return {"description": description, "headers": {"Location": {"schema": {"type": "string"}}}}
+
+
+def query(*names: str) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
+            for name in names]
 
 
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +127,15 @@ def json_body(schema: dict[str, Any]) -> dict[str, Any]:
 def json_reply(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
+
+HEALTH = {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}
+READINESS = {
+    "type": "object", "required": ["status", "checks"],
+    "properties": {"status": {"enum": ["ready", "unavailable"]},
+                   "checks": {"type": "object", "additionalProperties": {"type": "boolean"}}},
+}
+# The dashboard takes the session cookie its login form sets, or an API key as the HTTP Basic password.
+DASHBOARD_SECURITY: list[dict[str, list[str]]] = [{"session": []}, {"basic": []}]
 
 CODE_PARAMETER = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
 DOMAIN_PARAMETER = {"name": "domain", "in": "query", "required": False, "schema": DOMAIN,
@@ -105,8 +155,12 @@ DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "SMS click tracker admin API", "version": "1"},
     "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {"Error": ERROR, "Link": LINK, "Conversion": CONVERSION},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "basic": {"type": "http", "scheme": "basic", "description": "any user name, an API key as password"},
+            "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+        },
+        "schemas": {"Error": ERROR, "Link": LINK, "Conversion": CONVERSION, "Report": REPORT},
     },
     "security": [{"bearer": []}],
     "paths": {
@@ -119,7 +173,7 @@ DOCUMENT: dict[str, Any] = {
                                    "code": VANITY_CODE, "domain": DOMAIN},
                 }),
                 "responses": {"201": json_reply("created", {"$ref": "#/components/schemas/Link"}),
-                              **errors(400, 401, 409, 413, 422)},
+                              **errors(400, 401, 409, 413, 422, 503)},
             },
             "get": {
                 "summary": "List links, newest first, filtered; follow next_cursor for the next page",
@@ -130,7 +184,7 @@ DOCUMENT: dict[str, Any] = {
                         "properties": {"links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
                                        "next_cursor": {"type": ["string", "null"]}},
                     }),
-                    **errors(400, 401),
+                    **errors(400, 401, 503),
                 },
             },
         },
@@ -154,7 +208,7 @@ DOCUMENT: dict[str, Any] = {
                             "properties": {"recipient_ref": {"type": "string"}, "code": {"type": "string"},
                                            "short_url": {"type": "string"}}}}},
                     }),
-                    **errors(400, 401, 413, 422),
+                    **errors(400, 401, 413, 422, 503),
                 },
             }
         },
@@ -163,12 +217,12 @@ DOCUMENT: dict[str, Any] = {
                 "summary": "Read a link",
                 "parameters": LINK_PARAMETERS,
                 "responses": {"200": json_reply("the link", {"$ref": "#/components/schemas/Link"}),
-                              **errors(400, 401, 404)},
+                              **errors(400, 401, 404, 503)},
             },
             "delete": {
                 "summary": "Delete a link; edges answer 404 within 1 s; its clicks and credits stay in the reports",
                 "parameters": LINK_PARAMETERS,
-                "responses": {"204": {"description": "deleted"}, **errors(400, 401, 404)},
+                "responses": {"204": {"description": "deleted"}, **errors(400, 401, 404, 503)},
             },
             "patch": {
                 "summary": "Disable, change expiry or destination; edges obey within 1 s",
@@ -179,7 +233,7 @@ DOCUMENT: dict[str, Any] = {
                                    "destination": LINK_FIELDS["destination"]},
                 }),
                 "responses": {"200": json_reply("the changed link", {"$ref": "#/components/schemas/Link"}),
-                              **errors(400, 401, 404, 413, 422)},
+                              **errors(400, 401, 404, 413, 422, 503)},
             },
         },
         "/v1/links/{code}/qr": {
@@ -192,7 +246,7 @@ DOCUMENT: dict[str, Any] = {
                     "200": {"description": "the QR code", "content": {"image/svg+xml": {"schema": {"type": "string"}},
                                                                       "image/png": {"schema": {"type": "string",
                                                                                     "format": "binary"}}}},
-                    **errors(400, 401, 404),
+                    **errors(400, 401, 404, 503),
                 },
             }
         },
@@ -216,22 +270,12 @@ DOCUMENT: dict[str, Any] = {
         "/v1/reports/campaigns": {
             "get": {
                 "summary": "Clicks, orders and revenue per group, with attribution computed at query time",
-                "parameters": [
-                    {"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
-                    for name in ("from", "to", "group_by", "model", "window", "currency", "exclude_tags", "format")
-                ],
+                "parameters": query(*PARAMETERS),
                 "responses": {
                     "200": {
                         "description": "the report",
                         "content": {
-                            "application/json": {"schema": {
-                                "type": "object", "required": ["formula", "rows", "currency"],
-                                "properties": {
-                                    "formula": {"type": "string"}, "currency": {"type": "string"},
-                                    "rows": {"type": "array", "items": {"type": "object", "required": list(
-                                        REPORT_ROW_METRICS)}},
-                                },
-                            }},
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Report"}},
                             "text/csv": {"schema": {"type": "string"}},
                         },
                     },
@@ -239,9 +283,71 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
-        "/healthz": {"get": {"security": [], "responses": {"200": {"description": "process up"}}}},
-        "/readyz": {"get": {"security": [], "responses": {"200": {"description": "ready"},
-                                                          "503": {"description": "a dependency is down"}}}},
+        "/reports": {
+            "get": {
+                "summary": "The HTML dashboard",
+                "security": DASHBOARD_SECURITY,
+                "parameters": query(*FILTERS),
+                "responses": {
+                    "200": page("the dashboard"),
+                    "303": redirect("not logged in: to the login form"),
+                    "400": page("the filters do not make a report; the page says why"),
+                    "401": page("a wrong key sent with HTTP Basic: the login form"),
+                    "503": page("ClickHouse is not connected or does not answer; the page says so"),
+                },
+            }
+        },
+        "/reports/login": {
+            "get": {
+                "summary": "The login form",
+                "security": [],
+                "parameters": query("next"),
+                "responses": {"200": page("the form"), "303": redirect("already logged in: to next")},
+            },
+            "post": {
+                "summary": "Log in with an admin API key; sets the session cookie",
+                "security": [],
+                "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "properties": {"key": {"type": "string"}, "next": {"type": "string"}},
+                }}}},
+                "responses": {
+                    "303": redirect("logged in: to next"),
+                    **json_error(400, "too many form fields"),
+                    "401": page("the key is not valid: the form again"),
+                    **json_error(413, "body over 4096 bytes"),
+                },
+            },
+        },
+        "/reports/logout": {
+            "post": {"summary": "Clear the session cookie", "security": [],
+                     "responses": {"303": redirect("to the login form")}},
+        },
+        "/reports/export.csv": {
+            "get": {
+                "summary": "The CSV of GET /v1/reports/campaigns for the same parameters, for the dashboard",
+                "security": DASHBOARD_SECURITY,
+                "parameters": query(*PARAMETERS),
+                "responses": {
+                    "200": page("the report as CSV", "text/csv"),
+                    **json_error(400, "a parameter is refused"),
+                    "401": page("not logged in", "text/plain"),
+                    **json_error(503, "ClickHouse is not connected or does not answer"),
+                },
+            }
+        },
+        "/reports/dashboard.css": {
+            "get": {"summary": "The dashboard's stylesheet", "security": [], "parameters": query("v"),
+                    "responses": {"200": page("the stylesheet", "text/css")}},
+        },
+        "/healthz": {"get": {"summary": "The process is up", "security": [],
+                             "responses": {"200": json_reply("up", HEALTH)}}},
+        "/readyz": {"get": {"summary": "Redis (and ClickHouse, when connected) answer", "security": [],
+                            "responses": {"200": json_reply("ready", READINESS),
+                                          "503": json_reply("a dependency does not answer", READINESS)}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics of this process", "security": [],
+                             "responses": {"200": page("the text exposition format", "text/plain")}}},
+        "/openapi.json": {"get": {"summary": "This document", "security": [],
+                                  "responses": {"200": json_reply("the OpenAPI document", {"type": "object"})}}},
     },
 }
 
