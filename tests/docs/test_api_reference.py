@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import make_settings
-from tests.docs import markdown
-from tests.servers import serve_in_thread
-from tracker.admin import Admin
-from tracker.edge import Edge
+from tests.support import markdown
+from tests.support.servers import serve_in_thread
+from tests.support.settings import make_settings
+from tracker.admin.app import Admin
+from tracker.edge.app import Edge
 
 ENDPOINT = re.compile(r"^### (?P<methods>[A-Z]+(?:\|[A-Z]+)*) (?P<path>/\S*)$")
 KINDS = {"Admin API": "admin", "Edge": "edge"}

@@ -15,9 +15,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 from clickhouse_connect.driver.client import Client
 
-from tests.docs import markdown
-from tracker.loader import CLICK_COLUMNS, CONVERSION_COLUMNS
-from tracker.reports import Report, ReportQuery, campaign_report
+from tests.support import markdown
+from tests.support.clickhouse import insert_rows
+from tracker.events import click, conversion
+from tracker.reports.campaign import Report, campaign_report
+from tracker.reports.query import ReportQuery
 from tracker.settings import Settings
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -68,13 +70,9 @@ def conversion_row(row: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def insert(client: Client, table_name: str, rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> None:
-    client.insert(
-        table_name,
-        [[row.get(name, column_default(kind)) for name, kind in columns] for row in rows],
-        column_names=[name for name, _ in columns],
-        column_type_names=[kind for _, kind in columns],
-    )
+def complete(row: dict[str, Any], columns: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """Every column of the event's schema, the example's values where it gives them."""
+    return {name: row.get(name, column_default(kind)) for name, kind in columns}
 
 
 def same(expected: str, actual: object) -> bool:
@@ -100,8 +98,11 @@ def test_the_worked_example_is_what_the_reports_compute(clickhouse: Client) -> N
     settings = Settings.from_env(dict(line.split("=", 1) for line in markdown.code(settings_block)))
     [clicks] = [table(block) for name, block in parts if name == "clicks"]
     [conversions] = [table(block) for name, block in parts if name == "conversions"]
-    insert(clickhouse, "clicks", [click_row(row) for row in clicks], CLICK_COLUMNS)
-    insert(clickhouse, "conversions", [conversion_row(row) for row in conversions], CONVERSION_COLUMNS)
+    insert_rows(
+        clickhouse,
+        clicks=[complete(click_row(row), click.COLUMNS) for row in clicks],
+        conversions=[complete(conversion_row(row), conversion.COLUMNS) for row in conversions],
+    )
 
     seen = {"report": 0, "formula": 0, "rows": 0}
     report: Report | None = None

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.docs import markdown
+from tests.support import markdown
 from tracker.cli import main
 from tracker.settings import VARIABLES
 

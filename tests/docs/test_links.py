@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from tests.docs import markdown
+from tests.support import markdown
 
 ROOT = markdown.DOCS.parent
 PAGES = [ROOT / "README.md", ROOT / "ops" / "README.md", *sorted(markdown.DOCS.glob("*.md"))]

@@ -1,7 +1,8 @@
 """The admin API's OpenAPI 3 document, served at `GET /openapi.json`.
 
-Written by hand from SPEC section 4 rather than generated, so it states the contract (field
-limits, error shapes, status codes) and tools like schemathesis can hold the code to it.
+Written by hand rather than generated, so it states the contract (field limits, error shapes, status
+codes) and tools like schemathesis can hold the code to it. docs/api.md describes the same operations for
+people; tests/docs/test_api_reference.py keeps the two and the app's routes in agreement.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.conversion import CONVERSION_TYPES
-from tracker.dashboard import FILTERS, SESSION_COOKIE
+from tracker.dashboard.endpoints import FILTERS, SESSION_COOKIE
 from tracker.http_json import json_response
-from tracker.reports import METRICS, PARAMETERS
+from tracker.reports.campaign import METRICS
+from tracker.reports.query import PARAMETERS
 
 UTM = {
     "type": "object",
