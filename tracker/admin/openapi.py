@@ -14,7 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.conversion import CONVERSION_TYPES
-from tracker.dashboard.endpoints import FILTERS, SESSION_COOKIE
+from tracker.dashboard.sessions import SESSION_COOKIE
+from tracker.dashboard.views import FILTERS
 from tracker.http_json import json_response
 from tracker.reports.campaign import METRICS
 from tracker.reports.query import PARAMETERS
