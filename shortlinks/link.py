@@ -14,15 +14,9 @@ from typing import Any
 
 import orjson
 
+from shortlinks.destination import InvalidDestination, canonical_destination, tag_url
 from shortlinks.recipient import InvalidRecipient
-from shortlinks.utm import (
-    InvalidDestination,
-    InvalidUtm,
-    canonical_destination,
-    normalise_utm,
-    normalise_utm_value,
-    tag_url,
-)
+from shortlinks.utm import InvalidUtm, normalise_utm, normalise_utm_value
 
 MAX_LABEL_LENGTH = 200
 MAX_TAGS = 20
@@ -94,7 +88,8 @@ class LinkDraft:
         except InvalidUtm as exc:
             raise InvalidLink(str(exc) if str(exc).startswith("utm") else f"utm: {exc}") from None
         channel = _label(body, "channel") or utm["medium"] or "sms"
-        campaign = _label(body, "campaign", lower=False) or utm["campaign"]
+        campaign = _campaign(body, utm)
+        utm = {**utm, "campaign": campaign}
         message = _label(body, "message", lower=False)
         tags = _tags(body.get("tags"))
         ref = ""
@@ -293,6 +288,21 @@ def _label(body: Mapping[str, object], name: str, lower: bool = True) -> str:
     if len(text) > MAX_LABEL_LENGTH or _CONTROL.search(text):
         raise InvalidLink(f"{name}: at most {MAX_LABEL_LENGTH} characters, no control characters")
     return text
+
+
+def _campaign(body: Mapping[str, object], utm: Mapping[str, str]) -> str:
+    """One campaign for the link and its `utm_campaign`, normalised as UTM values are.
+
+    Either field defaults to the other, so `"campaign": "Black Friday"` and `"utm": {"campaign":
+    "black_friday"}` are one report row, never two; two different values are a mistake to report.
+    """
+    campaign = _label(body, "campaign")
+    if campaign and utm["campaign"] and campaign != utm["campaign"]:
+        raise InvalidLink(
+            f"campaign and utm.campaign: differ ({campaign!r} and {utm['campaign']!r} once normalised); "
+            "give one of them, or the same value"
+        )
+    return campaign or utm["campaign"]
 
 
 def _tags(value: object) -> tuple[str, ...]:

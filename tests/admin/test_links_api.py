@@ -74,6 +74,12 @@ def test_missing_or_bad_key_is_401_and_compared_for_every_route(admin):
         ({"destination": "https://shop.example/\r\nX: y"}, 422, "destination"),
         ({}, 422, "destination"),
         ({"destination": "https://shop.example/", "utm": {"medium": 1}}, 422, "utm"),
+        ({"destination": "https://shop.example/", "utm": []}, 422, "utm"),
+        ({"destination": "https://shop.example/", "utm": False}, 422, "utm"),
+        ({"destination": "https://shop.example:0/"}, 422, "destination"),
+        ({"destination": "http://256.256.256.256/"}, 422, "destination"),
+        ({"destination": "https://shop.example/", "campaign": "Black Friday", "utm": {"campaign": "cyber_monday"}},
+         422, "campaign and utm.campaign"),
         ({"destination": "https://shop.example/", "recipient": "555"}, 422, "recipient"),
         ({"destination": "https://shop.example/", "expires_at": "2001-01-01T00:00:00Z"}, 422, "expires_at"),
         ({"destination": "https://shop.example/", "expires_at": "tomorrow"}, 422, "expires_at"),
@@ -86,6 +92,32 @@ def test_bad_link_input_gets_a_clear_error_naming_the_field(admin, body, status,
     reply = admin.post("/v1/links", json=body)
     assert reply.status_code == status
     assert reply.json()["error"].startswith(field)
+
+
+def test_campaign_and_utm_campaign_are_one_normalised_value(admin):
+    def link(**body: object) -> dict:
+        reply = admin.post("/v1/links", json={"destination": "https://shop.example/p", **body})
+        assert reply.status_code == 201, reply.text
+        return reply.json()
+
+    from_label = link(campaign="Black  Friday ")
+    assert from_label["campaign"] == from_label["utm"]["campaign"] == "black_friday"
+    assert "utm_campaign=black_friday" in from_label["tagged_url"]
+    from_utm = link(utm={"campaign": "Black Friday"})
+    assert from_utm["campaign"] == from_utm["utm"]["campaign"] == "black_friday"
+    both = link(campaign="Black Friday", utm={"campaign": "black_friday"})
+    assert both["campaign"] == both["utm"]["campaign"] == "black_friday"
+
+
+def test_destinations_are_stored_and_tagged_as_the_url_standard_serialises_them(admin):
+    reply = admin.post("/v1/links", json={"destination": "https://faß.Brand.example/"})
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["destination"] == "https://xn--fa-hia.brand.example/"  # UTS #46, not IDNA 2003's fass
+    reply = admin.post("/v1/links", json={"destination": "https://EU.Brand.Example/a/./b/../c?q=ü#top",
+                                          "utm": {"source": "sms"}})
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["destination"] == "https://eu.brand.example/a/c?q=%C3%BC#top"
+    assert reply.json()["tagged_url"] == "https://eu.brand.example/a/c?q=%C3%BC&utm_source=sms#top"
 
 
 def test_malformed_json_is_400_and_oversized_body_is_413(admin):
