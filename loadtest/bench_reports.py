@@ -85,6 +85,7 @@ def generate_clicks(client: Any, rng: random.Random, total: int) -> list[tuple[s
             data["browser"].append("Safari")
             data["referer"].append("")
             data["ip_ref"].append(f"{rng.getrandbits(64):016x}")
+            data["domain"].append("go.shop.example")
             if not is_bot:
                 humans.append((click_id, ts_ms, recipient))
         _insert(client, "clicks", click.COLUMNS, data)

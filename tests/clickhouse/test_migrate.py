@@ -27,7 +27,7 @@ SPEC_COLUMNS = {
     "clicks": [
         "click_id", "ts", "code", "channel", "campaign", "message", "utm_source", "utm_medium", "utm_campaign",
         "utm_content", "utm_term", "tags", "recipient_ref", "destination_host", "method", "is_bot", "bot_reason",
-        "device_type", "os", "browser", "referer", "ip_ref",
+        "device_type", "os", "browser", "referer", "ip_ref", "domain",
     ],
     "conversions": [
         "order_id", "type", "value", "currency", "click_id", "recipient_ref", "ts", "source", "verified",

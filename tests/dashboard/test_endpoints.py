@@ -38,7 +38,7 @@ def click(click_id: str, **fields: Any) -> dict[str, Any]:
         "message": "reminder-1", "utm_source": "klaviyo", "utm_medium": "sms", "utm_campaign": "black_friday",
         "utm_content": "", "utm_term": "", "tags": [], "recipient_ref": "", "destination_host": "shop.example",
         "method": "GET", "is_bot": False, "bot_reason": "", "device_type": "mobile", "os": "iOS",
-        "browser": "Mobile Safari", "referer": "", "ip_ref": f"ip-{click_id}",
+        "browser": "Mobile Safari", "referer": "", "ip_ref": f"ip-{click_id}", "domain": "go.shop.example",
     }
     row.update(fields)
     return row

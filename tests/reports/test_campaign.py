@@ -46,7 +46,7 @@ def click(click_id: str, at: datetime, **fields: Any) -> dict[str, Any]:
         "utm_source": "attentive", "utm_medium": "sms", "utm_campaign": "spring", "utm_content": "",
         "utm_term": "", "tags": [], "recipient_ref": "r1", "destination_host": "shop.example", "method": "GET",
         "is_bot": False, "bot_reason": "", "device_type": "mobile", "os": "iOS", "browser": "Safari",
-        "referer": "", "ip_ref": "ip1",
+        "referer": "", "ip_ref": "ip1", "domain": "go.shop.example",
     }
     row.update(fields)
     return row
@@ -146,6 +146,28 @@ def test_bot_clicks_are_counted_but_never_credited(clickhouse: Client) -> None:
     assert (row["clicks"], row["human_clicks"], row["bot_clicks"], row["unique_clickers"]) == (1, 0, 1, 0)
     assert row["orders"] == 0
     assert row["conversion_rate"] is None and row["revenue_per_click"] is None and row["aov"] is None
+
+
+def test_links_domains_devices_systems_and_browsers_are_group_keys(clickhouse: Client) -> None:
+    insert_rows(
+        clickhouse,
+        clicks=[
+            click("c1", T - HOUR, code="abc", domain="go.shop.example"),
+            click("c2", T - HOUR, code="vip", domain="go.brand.example", device_type="desktop", os="Windows",
+                  browser="Chrome", recipient_ref="r2"),
+            click("c3", T - HOUR, code="vip", domain="go.brand.example", is_bot=True, bot_reason="preview",
+                  device_type="bot", os="Other", browser="Other", recipient_ref="r2"),
+        ],
+        conversions=[purchase("o1", T, "40.00", click_id="c2")],
+    )
+    by_link = by(run(clickhouse, group_by="domain,code"), "domain", "code")
+    assert set(by_link) == {("go.shop.example", "abc"), ("go.brand.example", "vip")}
+    vip = by_link[("go.brand.example", "vip")]
+    assert (vip["clicks"], vip["human_clicks"], vip["orders"], vip["revenue"]) == (2, 1, 1, Decimal("40.00"))
+    by_device = by(run(clickhouse, group_by="device_type,os,browser"), "device_type", "os", "browser")
+    assert by_device[("desktop", "Windows", "Chrome")]["revenue"] == Decimal("40.00")
+    assert by_device[("mobile", "iOS", "Safari")]["clicks"] == 1
+    assert by_device[("bot", "Other", "Other")]["bot_clicks"] == 1
 
 
 def test_clicks_on_links_with_an_excluded_tag_are_neither_counted_nor_credited(clickhouse: Client) -> None:

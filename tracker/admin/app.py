@@ -18,6 +18,7 @@ from shortlinks.codes import CodeGenerator
 from shortlinks.link_store import LinkStore
 from shortlinks.redis_connection import AnyRedis, connect_redis
 from tracker.admin.auth import BearerAuth
+from tracker.admin.compose_api import ComposeApi
 from tracker.admin.conversions_api import ConversionsApi
 from tracker.admin.links_api import LinksApi
 from tracker.admin.openapi import openapi_routes
@@ -47,6 +48,7 @@ class Admin:
         self.clickhouse = clickhouse
         routes = [
             *LinksApi(settings, self.store).routes(),
+            *ComposeApi(settings, self.store).routes(),
             *ConversionsApi(settings, self.recorder).routes(),
             *ReportsApi(settings, clickhouse).routes(),
             *Dashboard(settings, clickhouse).routes(),

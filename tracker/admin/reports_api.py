@@ -1,4 +1,4 @@
-"""`GET /v1/reports/campaigns`: the campaign report as JSON or CSV."""
+"""`GET /v1/reports/campaigns` and `GET /v1/reports/bots`: the campaign report and the bots report, JSON or CSV."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.http_json import ApiError, json_response
+from tracker.reports.bots import run_bots_report
 from tracker.reports.campaign import Report, ReportUnavailable, run_report
 from tracker.reports.query import InvalidReport, ReportQuery
 from tracker.settings import Settings
 
 FORMATS = ("json", "csv")
+BOTS_PARAMETERS = ("from", "to", "exclude_tags", "format")
 
 
 class ReportsApi:
@@ -23,7 +25,10 @@ class ReportsApi:
         self._clickhouse = clickhouse
 
     def routes(self) -> list[Route]:
-        return [Route("/v1/reports/campaigns", self.campaigns, methods=["GET"])]
+        return [
+            Route("/v1/reports/campaigns", self.campaigns, methods=["GET"]),
+            Route("/v1/reports/bots", self.bots, methods=["GET"]),
+        ]
 
     async def campaigns(self, request: Request) -> Response:
         params = dict(request.query_params)
@@ -37,6 +42,28 @@ class ReportsApi:
         report = await self.run(query)
         if output == "csv":
             filename = f"campaigns_{query.start:%Y%m%d}_{query.end:%Y%m%d}.csv"
+            return Response(report.to_csv(), media_type="text/csv; charset=utf-8",
+                            headers={"content-disposition": f'attachment; filename="{filename}"'})
+        return json_response(report.to_json())
+
+    async def bots(self, request: Request) -> Response:
+        """Bot clicks of the period by `bot_reason`: the campaign report's range parameters, nothing else."""
+        params = dict(request.query_params)
+        unknown = sorted(set(params) - set(BOTS_PARAMETERS))
+        if unknown:
+            raise ApiError(400, f"unknown parameter {unknown[0][:40]!r}; expected {', '.join(BOTS_PARAMETERS)}")
+        output = params.get("format", "json")
+        if output not in FORMATS:
+            raise ApiError(400, f"format: expected json or csv, got {output[:20]!r}")
+        try:
+            query = ReportQuery.from_params(params, datetime.now(UTC))
+            report = await run_bots_report(self._clickhouse, query)
+        except InvalidReport as exc:
+            raise ApiError(400, str(exc)) from None
+        except ReportUnavailable as exc:
+            raise ApiError(503, str(exc)) from None
+        if output == "csv":
+            filename = f"bots_{query.start:%Y%m%d}_{query.end:%Y%m%d}.csv"
             return Response(report.to_csv(), media_type="text/csv; charset=utf-8",
                             headers={"content-disposition": f'attachment; filename="{filename}"'})
         return json_response(report.to_json())

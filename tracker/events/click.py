@@ -30,6 +30,7 @@ FIELDS: dict[str, type] = {
     "tags": list,
     "recipient_ref": str,
     "destination_host": str,
+    "domain": str,
     "click_id": str,
     "ts": int,
     "method": str,
@@ -63,6 +64,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("browser", "LowCardinality(String)"),
     ("referer", "String"),
     ("ip_ref", "String"),
+    ("domain", "LowCardinality(String)"),
 )
 # Columns the loader derives from the event instead of copying a field (see tracker.loader.enrichment).
 ENRICHED = ("is_bot", "bot_reason", "device_type", "os", "browser")
@@ -84,6 +86,7 @@ def link_fields(link: Link) -> dict[str, object]:
         "tags": list(link.tags),
         "recipient_ref": link.recipient_ref,
         "destination_host": urlsplit(link.destination).hostname or "",
+        "domain": link.domain,
     }
 
 

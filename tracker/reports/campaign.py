@@ -40,6 +40,7 @@ METRICS: tuple[str, ...] = (
 GROUP_COLUMNS: dict[str, str] = {
     "channel": "channel", "source": "utm_source", "medium": "utm_medium", "campaign": "campaign",
     "message": "message", "content": "utm_content", "term": "utm_term",
+    "code": "code", "domain": "domain", "device_type": "device_type", "os": "os", "browser": "browser",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNITS = 10**4  # conversions.value is Decimal(18, 4)

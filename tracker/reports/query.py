@@ -15,7 +15,10 @@ from shortlinks.utm import InvalidUtm, normalise_utm_value
 from tracker.reports.attribution import MODELS
 from tracker.settings import parse_window
 
-GROUP_KEYS: tuple[str, ...] = ("channel", "source", "medium", "campaign", "message", "content", "term", "day")
+GROUP_KEYS: tuple[str, ...] = (
+    "channel", "source", "medium", "campaign", "message", "content", "term", "day",
+    "code", "domain", "device_type", "os", "browser",
+)
 PARAMETERS: tuple[str, ...] = ("from", "to", "group_by", "model", "window", "currency", "exclude_tags", "format")
 DEFAULT_PERIOD = timedelta(days=30)
 MAX_PARAMETER_LENGTH = 1000
