@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from xml.etree import ElementTree
 
@@ -11,7 +12,7 @@ import pytest
 import zxingcpp
 
 from shortlinks.codes import CodeGenerator
-from tests.support.servers import serve_in_thread
+from tests.support.servers import serve_in_thread, wait_until
 from tests.support.settings import API_KEY, SECRET, make_settings
 from tracker.admin.app import Admin
 
@@ -330,3 +331,53 @@ def test_qr_codes_carry_the_short_url_as_png_and_svg(branded):
     assert svg.tag == "{http://www.w3.org/2000/svg}svg" and int(svg.get("width")) == int(svg.get("height")) > 100
     assert branded.get(f"/v1/links/{link['code']}/qr", params={"format": "gif"}).status_code == 400
     assert branded.get("/v1/links/nosuchcode/qr").status_code == 404
+
+
+@pytest.mark.slow
+def test_100000_links_page_by_page_with_none_missing_or_repeated_while_others_are_created(admin):
+    existing: list[str] = []
+    for start in range(0, 100_000, 10_000):
+        reply = admin.post("/v1/links/batch", json={
+            "template": {"destination": "https://shop.example/", "campaign": "big"},
+            "recipients": [f"+1415{n:07d}" for n in range(start, start + 10_000)]})
+        assert reply.status_code == 201, reply.text
+        existing += [link["code"] for link in reply.json()["links"]]
+
+    created_meanwhile: list[str] = []
+    paging_done = threading.Event()
+
+    def create_more() -> None:
+        with httpx.Client(base_url=str(admin.base_url), headers=AUTH, timeout=60) as other:
+            n = 0
+            while not paging_done.is_set() and n < 10_000:
+                reply = other.post("/v1/links/batch", json={
+                    "template": {"destination": "https://shop.example/new", "campaign": "big"},
+                    "recipients": [f"+1416{n + i:07d}" for i in range(500)]})
+                assert reply.status_code == 201
+                created_meanwhile.extend(link["code"] for link in reply.json()["links"])
+                n += 500
+
+    creator = threading.Thread(target=create_more)
+    creator.start()
+    seen: list[str] = []
+    cursor, pages = None, 0
+    try:
+        while True:
+            params = {"limit": 1000, "campaign": "big", **({"cursor": cursor} if cursor else {})}
+            page = admin.get("/v1/links", params=params).json()
+            seen += [link["code"] for link in page["links"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+            if pages == 2:  # make sure creation overlaps the walk, however fast it is
+                wait_until(lambda: len(created_meanwhile) >= 1000, timeout=60, message="links created meanwhile")
+    finally:
+        paging_done.set()
+        creator.join()
+    assert len(seen) == len(set(seen)), "a link was listed twice"
+    assert set(existing) <= set(seen), f"{len(set(existing) - set(seen))} links missing"
+    assert set(seen) - set(existing) <= set(created_meanwhile)
+    assert len(created_meanwhile) >= 1000
+    print(f"\n100,000 links in {pages} pages; {len(created_meanwhile):,} created while paging, "
+          f"{len(set(seen) - set(existing)):,} of them listed")

@@ -25,6 +25,7 @@ from tracker.admin.openapi import openapi_routes
 from tracker.admin.reports_api import ReportsApi
 from tracker.clickhouse.connect import answers, connect_settings
 from tracker.dashboard.endpoints import Dashboard
+from tracker.dashboard.links_page import LinksPage
 from tracker.events.recorder import ConversionRecorder
 from tracker.events.streams import ensure_groups, stream_names
 from tracker.health import health_routes
@@ -46,12 +47,14 @@ class Admin:
         self.store = LinkStore(self.redis, CodeGenerator(settings.secret), settings.default_domain)
         self.recorder = ConversionRecorder(self.redis, self.streams)
         self.clickhouse = clickhouse
+        dashboard = Dashboard(settings, clickhouse)
         routes = [
             *LinksApi(settings, self.store).routes(),
             *ComposeApi(settings, self.store).routes(),
             *ConversionsApi(settings, self.recorder).routes(),
             *ReportsApi(settings, clickhouse).routes(),
-            *Dashboard(settings, clickhouse).routes(),
+            *dashboard.routes(),
+            *LinksPage(settings, self.store, clickhouse, dashboard).routes(),
             *health_routes(self.redis, self.clickhouse_answers if clickhouse is not None else None),
             *metrics_routes(),
             *openapi_routes(),

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from typing import Any
 
-import segno
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -14,6 +12,8 @@ from starlette.routing import Route
 from shortlinks.codes import is_well_formed
 from shortlinks.link import InvalidLink, Link, LinkDraft, LinkRules
 from shortlinks.link_store import CodeRefused, CodeTaken, InvalidCursor, LinkFilter, LinkStore
+from shortlinks.qr import MEDIA_TYPES as QR_FORMATS
+from shortlinks.qr import qr_code
 from shortlinks.recipient import InvalidRecipient, RecipientKeyer
 from shortlinks.utm import InvalidUtm, normalise_utm_value
 from tracker.http_json import ApiError, json_response, read_json
@@ -25,7 +25,6 @@ MAX_BATCH = 10_000
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 LIST_PARAMETERS = ("campaign", "message", "tag", "q", "domain", "limit", "cursor")
-QR_FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
 
 
 def link_rules(settings: Settings) -> LinkRules:
@@ -162,17 +161,6 @@ class LinksApi:
         if domain not in self._settings.domains:
             raise ApiError(unknown_status, f"domain: {domain!r} is not one of the short domains")
         return domain
-
-
-def qr_code(url: str, kind: str) -> bytes:
-    """The QR code of `url` as SVG or PNG (error correction M: survives a smudge on a printed flyer)."""
-    out = io.BytesIO()
-    qr = segno.make(url, error="m", micro=False)
-    if kind == "svg":
-        qr.save(out, kind="svg", scale=8, border=4, xmldecl=False, title=url)
-    else:
-        qr.save(out, kind="png", scale=8, border=4)
-    return out.getvalue()
 
 
 def _label_param(params: Any, name: str) -> str:

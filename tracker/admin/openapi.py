@@ -286,6 +286,73 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/v1/messages/compose": {
+            "post": {
+                "summary": "Every http(s) URL of an SMS text becomes a tracked link per recipient; each text priced",
+                "requestBody": json_body({
+                    "type": "object", "additionalProperties": False, "required": ["text", "recipients"],
+                    "properties": {
+                        "text": {"type": "string", "minLength": 1, "maxLength": 1600},
+                        "template": {"type": "object", "additionalProperties": False,
+                                     "properties": {k: v for k, v in {**LINK_FIELDS, "domain": DOMAIN}.items()
+                                                    if k != "destination"}},
+                        "recipients": {"type": "array", "minItems": 1, "maxItems": 10000,
+                                       "items": {"type": "string", "maxLength": 254}},
+                    },
+                }),
+                "responses": {
+                    "201": json_reply("one text per recipient, in input order", {
+                        "type": "object", "required": ["messages", "warnings"],
+                        "properties": {
+                            "messages": {"type": "array", "items": {
+                                "type": "object",
+                                "required": ["recipient_ref", "text", "codes", "encoding", "segments", "characters"],
+                                "properties": {
+                                    "recipient_ref": {"type": "string"}, "text": {"type": "string"},
+                                    "codes": {"type": "array", "items": {"type": "string"}},
+                                    "encoding": {"type": "string", "enum": ["gsm7", "ucs2"]},
+                                    "segments": {"type": "integer"},
+                                    "characters": {"type": "integer", "description": "GSM-7 septets (extension "
+                                                   "characters count 2) or UTF-16 code units"},
+                                }}},
+                            "warnings": {"type": "array", "items": {
+                                "type": "object", "required": ["character", "codepoint", "name", "replacement"],
+                                "properties": {"character": {"type": "string"}, "codepoint": {"type": "string"},
+                                               "name": {"type": "string"},
+                                               "replacement": {"type": ["string", "null"]},
+                                               "count": {"type": "integer"}}}},
+                        },
+                    }),
+                    **errors(400, 401, 413, 422, 503),
+                },
+            }
+        },
+        "/v1/reports/bots": {
+            "get": {
+                "summary": "Bot clicks (link previews, scanners) of a period by bot_reason",
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
+                    for name in ("from", "to", "exclude_tags", "format")
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the bots report",
+                        "content": {
+                            "application/json": {"schema": {
+                                "type": "object", "required": ["rows", "total_clicks", "bot_clicks"],
+                                "properties": {
+                                    "total_clicks": {"type": "integer"}, "bot_clicks": {"type": "integer"},
+                                    "rows": {"type": "array", "items": {
+                                        "type": "object", "required": ["bot_reason", "clicks", "links", "share"]}},
+                                },
+                            }},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **errors(400, 401, 503),
+                },
+            }
+        },
         "/reports": {
             "get": {
                 "summary": "The HTML dashboard",

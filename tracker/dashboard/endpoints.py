@@ -121,7 +121,7 @@ class Dashboard:
                     chart=daily_chart(reports.daily, query.start, query.end), metrics=table_metrics(),
                     export_href="/reports/export.csv?" + urlencode({k: v for k, v in filters.items() if v}),
                 )
-        return self._render(request, "dashboard.html", context, status)
+        return self.render(request, "dashboard.html", context, status)
 
     async def export(self, request: Request) -> Response:
         """The API's CSV for the same query string; only the way in (session or Basic) differs."""
@@ -183,9 +183,10 @@ class Dashboard:
 
     def _login_page(self, request: Request, target: str, error: str = "", status: int = 200) -> Response:
         notice = Notice(error, error=True) if error else None
-        return self._render(request, "login.html", {"error": notice, "next": target}, status)
+        return self.render(request, "login.html", {"error": notice, "next": target}, status)
 
-    def _render(self, request: Request, name: str, context: dict[str, Any], status: int) -> Response:
+    def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        """A dashboard page (the links page renders through it too): one stylesheet version, one set of headers."""
         return TEMPLATES.TemplateResponse(request, name, {**context, "css_version": _CSS_VERSION},
                                           status_code=status, headers=_PAGE_HEADERS)
 
