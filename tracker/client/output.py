@@ -16,10 +16,14 @@ FORMATS = ("table", "csv", "json")
 _NUMERIC = (int, float)
 
 
-def cell(value: Any) -> str:
-    """How a JSON value reads in a table or CSV cell."""
+def cell(value: Any, name: str = "") -> str:
+    """How a JSON value reads in a table cell; rates and shares as percentages, instants to the minute."""
     if value is None:
         return ""
+    if isinstance(value, float | int) and not isinstance(value, bool) and (name.endswith("_rate") or name == "share"):
+        return f"{value * 100:.1f}%"
+    if isinstance(value, str) and len(value) == 24 and value.endswith("Z") and value[10:11] == "T":
+        return f"{value[:10]} {value[11:16]}"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -38,7 +42,7 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: s
             isinstance(r.get(name), _NUMERIC) and not isinstance(r.get(name), bool) for r in rows)
         table.add_column(name, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
-        table.add_row(*(cell(row.get(name)) for name in columns))
+        table.add_row(*(cell(row.get(name), name) for name in columns))
     console.print(table)
 
 
