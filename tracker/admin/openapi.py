@@ -392,6 +392,51 @@ DOCUMENT: dict[str, Any] = {
             "post": {"summary": "Clear the session cookie", "security": [],
                      "responses": {"303": redirect("to the login form")}},
         },
+        "/reports/links": {
+            "get": {
+                "summary": "The links page: search, each link's clicks and revenue, QR codes, disable and delete; bots",
+                "security": DASHBOARD_SECURITY,
+                "parameters": query("q", "campaign", "from", "to", "cursor"),
+                "responses": {
+                    "200": page("the page"),
+                    "303": redirect("not logged in: to the login form"),
+                    "400": page("a parameter is refused; the page says why"),
+                    "401": page("a wrong key sent with HTTP Basic", "text/plain"),
+                    **json_error(503, "Redis does not answer"),
+                },
+            }
+        },
+        "/reports/links/{code}/qr.svg": {
+            "get": {
+                "summary": "A link's QR code for the links page",
+                "security": DASHBOARD_SECURITY,
+                "parameters": [CODE_PARAMETER, *query("domain")],
+                "responses": {
+                    "200": page("the QR code", "image/svg+xml"),
+                    "303": redirect("not logged in: to the login form"),
+                    "401": page("a wrong key sent with HTTP Basic", "text/plain"),
+                    "404": page("no such link", "text/plain"),
+                    **json_error(503, "Redis does not answer"),
+                },
+            }
+        },
+        "/reports/links/{code}/{action}": {
+            "post": {
+                "summary": "The links page's buttons: disable, enable or delete a link, then back to the page",
+                "security": DASHBOARD_SECURITY,
+                "parameters": [CODE_PARAMETER,
+                               {"name": "action", "in": "path", "required": True,
+                                "schema": {"type": "string", "enum": ["disable", "enable", "delete"]}},
+                               *query("domain", "back")],
+                "responses": {
+                    "303": redirect("done: back to the page (or not logged in: to the login form)"),
+                    "400": page("the form was posted from another site", "text/plain"),
+                    "401": page("a wrong key sent with HTTP Basic", "text/plain"),
+                    "404": page("no such link or action", "text/plain"),
+                    **json_error(503, "Redis does not answer"),
+                },
+            }
+        },
         "/reports/export.csv": {
             "get": {
                 "summary": "The CSV of GET /v1/reports/campaigns for the same parameters, for the dashboard",

@@ -47,7 +47,7 @@ class LinksPage:
         return [
             Route("/reports/links", self.page, methods=["GET"]),
             Route("/reports/links/{code}/qr.svg", self.qr, methods=["GET"]),
-            Route("/reports/links/{code}/{action:str}", self.act, methods=["POST"]),
+            Route("/reports/links/{code}/{action}", self.act, methods=["POST"]),
         ]
 
     async def page(self, request: Request) -> Response:
@@ -113,7 +113,7 @@ class LinksPage:
         if refused is not None:
             return refused
         if not _same_origin(request):
-            return Response("this form only works from the dashboard itself\n", 403, media_type="text/plain")
+            return Response("this form only works from the dashboard itself\n", 400, media_type="text/plain")
         action = request.path_params["action"]
         if action not in ("disable", "enable", "delete"):
             return Response("unknown action\n", 404, media_type="text/plain")
