@@ -351,9 +351,11 @@ def test_day_is_the_click_day_for_clicks_and_the_purchase_day_for_orders(clickho
 
 def test_every_group_key_reads_its_column(clickhouse: Client) -> None:
     insert_rows(clickhouse, [click("a", T, channel="whatsapp", utm_source="src", utm_medium="med", campaign="cmp",
-                              message="msg", utm_content="cnt", utm_term="trm")])
+                              message="msg", utm_content="cnt", utm_term="trm", code="cde", domain="go.x.example",
+                              device_type="tablet", os="Android", browser="Chrome Mobile")])
     row = run(clickhouse, group_by=",".join(GROUP_KEYS)).rows[0]
-    assert [row[key] for key in GROUP_KEYS] == ["whatsapp", "src", "med", "cmp", "msg", "cnt", "trm", "2026-11-10"]
+    assert [row[key] for key in GROUP_KEYS] == ["whatsapp", "src", "med", "cmp", "msg", "cnt", "trm", "2026-11-10",
+                                                "cde", "go.x.example", "tablet", "Android", "Chrome Mobile"]
 
 
 def test_unique_clickers_are_recipients_else_addresses_per_day(clickhouse: Client) -> None:
