@@ -79,6 +79,7 @@ def test_a_post_from_another_site_or_without_a_session_changes_nothing(stack) ->
     api, browser, _ = stack
     code = make_link(api)["code"]
     assert browser.post(f"/reports/links/{code}/delete", headers={"origin": "https://evil.example"}).status_code == 400
+    assert browser.post(f"/reports/links/{code}/delete", headers={"sec-fetch-site": "cross-site"}).status_code == 400
     with httpx.Client(base_url=browser.base_url, follow_redirects=False) as stranger:
         assert stranger.post(f"/reports/links/{code}/delete").status_code == 303  # to the login page
         assert stranger.get("/reports/links").headers["location"].startswith("/reports/login")
