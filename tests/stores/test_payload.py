@@ -69,3 +69,9 @@ def test_attribute_lists_are_read_defensively() -> None:
     assert attribute(pairs, ("sclid",)) == "abc"
     assert attribute({"name": "sclid"}, ("sclid",)) is None
     assert attribute([{"key": "_sclid", "value": "x"}], ("sclid", "_sclid"), key="key") == "x"
+
+
+def test_money_of_absurd_magnitude_is_refused_so_sums_cannot_overflow() -> None:
+    for bad in (Decimal("1e999999999"), Decimal("1e-50"), 10**30, "1" * 70, Decimal("Infinity")):
+        assert money(bad) is None
+    assert money(Decimal("0E-999999")) == 0

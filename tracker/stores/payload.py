@@ -9,11 +9,12 @@ rename and null fields across API versions, and a hook must never fail on a body
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -117,21 +118,25 @@ def identifier(raw: object) -> str:
 
 
 def money(raw: object) -> Decimal | None:
-    """An amount written as a decimal string (how both platforms send money) or a JSON number; None otherwise."""
+    """An amount written as a decimal string (how both platforms send money) or a JSON number; None otherwise.
+
+    Magnitudes no shop charges (beyond 10^15, or finer than 10^-10) are refused here, so the sums the readers
+    make can never overflow the decimal context; the conversion's own validation applies the real limits.
+    """
+    value: Decimal | None = None
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
-        return Decimal(raw)
-    if isinstance(raw, Decimal):
-        return raw if raw.is_finite() else None
-    if isinstance(raw, float):
-        return Decimal(repr(raw)) if raw == raw and abs(raw) != float("inf") else None
-    if isinstance(raw, str) and _MONEY_RE.fullmatch(raw.strip()):
-        try:
-            return Decimal(raw.strip())
-        except InvalidOperation:
-            return None
-    return None
+        value = Decimal(raw) if abs(raw) < 10**16 else None
+    elif isinstance(raw, Decimal):
+        value = raw
+    elif isinstance(raw, float):
+        value = Decimal(repr(raw)) if math.isfinite(raw) else None
+    elif isinstance(raw, str) and len(raw) <= 64 and _MONEY_RE.fullmatch(raw.strip()):
+        value = Decimal(raw.strip())
+    if value is None or not value.is_finite() or (value and not -10 <= value.adjusted() <= 15):
+        return None
+    return value
 
 
 def currency(raw: object) -> str:
