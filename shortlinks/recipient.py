@@ -18,8 +18,12 @@ class InvalidRecipient(ValueError):
     """Not a phone number in international format nor an e-mail address."""
 
 
-def normalise_recipient(recipient: str) -> str:
-    """The canonical form a recipient is keyed by: E.164 for phones, lower-case for e-mail."""
+def normalise_recipient(recipient: str, region: str | None = None) -> str:
+    """The canonical form a recipient is keyed by: E.164 for phones, lower-case for e-mail.
+
+    `region` (ISO 3166-1 alpha-2) reads a phone written without its country code, as stores keep them
+    ("(555) 555-5555" with the billing country US); without it a phone needs the international format.
+    """
     if not isinstance(recipient, str):
         raise InvalidRecipient("must be a string (a phone number or an e-mail address)")
     text = recipient.strip()
@@ -31,7 +35,7 @@ def normalise_recipient(recipient: str) -> str:
             raise InvalidRecipient("not a valid e-mail address")
         return text.lower()
     try:
-        number = phonenumbers.parse(text, None)
+        number = phonenumbers.parse(text, region or None)
     except phonenumbers.NumberParseException:
         raise InvalidRecipient("phone numbers need the international format, like +14155550123") from None
     if not phonenumbers.is_possible_number(number):
@@ -45,7 +49,7 @@ class RecipientKeyer:
     def __init__(self, secret: str) -> None:
         self._mac = hmac.new(secret.encode(), b"recipient:", hashlib.sha256)
 
-    def ref(self, recipient: str) -> str:
+    def ref(self, recipient: str, region: str | None = None) -> str:
         mac = self._mac.copy()
-        mac.update(normalise_recipient(recipient).encode())
+        mac.update(normalise_recipient(recipient, region).encode())
         return mac.hexdigest()[:32]

@@ -13,10 +13,14 @@ from shortlinks.recipient import RecipientKeyer
 from tracker.conversion import (
     CONVERSION_TYPES,
     MAX_PIXEL_PARAMS,
+    SOURCES,
     Conversion,
     InvalidConversion,
+    conversion_fingerprint,
+    conversion_identity,
     pixel_signature,
 )
+from tracker.stores.payload import StoreConversion
 
 SECRET = "test-secret"
 KEYER = RecipientKeyer(SECRET)
@@ -98,7 +102,7 @@ def test_api_type_defaults_to_purchase() -> None:
     assert api(order_id="1", value="5", currency="USD").type == "purchase"
 
 
-@pytest.mark.parametrize("type_", [t for t in CONVERSION_TYPES if t not in ("purchase", "refund")])
+@pytest.mark.parametrize("type_", ["add_to_cart", "checkout", "signup", "lead"])
 def test_api_value_defaults_to_zero_without_currency_for_non_sales(type_: str) -> None:
     conversion = api(order_id="1", type=type_)
     assert (conversion.value, conversion.currency) == (Decimal(0), "")
@@ -425,6 +429,7 @@ def test_to_event_has_the_stream_shape() -> None:
     assert conversion.to_event() == {
         "kind": "conversion", "order_id": "1", "type": "purchase", "value": "19.99", "currency": "USD",
         "click_id": "c1", "recipient_ref": "", "ts": 1_749_988_800_000, "source": "api", "verified": True,
+        "subscription_id": "", "refund_id": "",
     }
 
 
@@ -501,3 +506,80 @@ def test_conversion_is_frozen() -> None:
     with pytest.raises(AttributeError):
         conversion.value = Decimal(1)  # type: ignore[misc]
 
+
+
+# --- subscriptions -----------------------------------------------------------------------------------------------
+
+
+def test_a_subscription_and_its_renewals_name_the_subscription_and_carry_an_amount() -> None:
+    started = api(order_id="1001", type="subscription", value="29.00", currency="EUR", subscription_id="sub_7")
+    renewed = api(order_id="1042", type="renewal", value="29.00", currency="EUR", subscription_id=7)
+    assert (started.subscription_id, renewed.subscription_id) == ("sub_7", "7")
+    assert {"subscription", "renewal"} <= set(CONVERSION_TYPES)
+    for type_ in ("subscription", "renewal"):
+        assert api_reason({"order_id": "1", "type": type_, "value": "9", "currency": "EUR"}).reason == (
+            "missing_subscription_id")
+        assert api_reason({"order_id": "1", "type": type_, "subscription_id": "s"}).reason == "missing_value"
+    assert api_reason({"order_id": "1", "type": "renewal", "value": "9", "currency": "EUR",
+                       "subscription_id": "a\x00b"}).reason == "bad_subscription_id"
+
+
+def test_a_purchase_may_name_its_subscription_too() -> None:
+    assert api(order_id="1001", value="29", currency="EUR", subscription_id="s1").subscription_id == "s1"
+
+
+def test_the_import_door_is_the_api_with_its_own_source() -> None:
+    assert Conversion.from_api({"order_id": "P-1", "value": "5", "currency": "EUR"}, KEYER, NOW_MS,
+                               source="import").source == "import"
+    assert {"shopify", "woocommerce", "import"} <= set(SOURCES)
+
+
+# --- stores ------------------------------------------------------------------------------------------------------
+
+
+def store(**fields: object) -> Conversion:
+    found = StoreConversion(**{"order_id": "820982911946154508", "type": "purchase", "value": Decimal("388.00"),
+                               "currency": "USD", "ts_ms": NOW_MS - 1000, **fields})  # type: ignore[arg-type]
+    return Conversion.from_store(found, "shopify", KEYER, NOW_MS)
+
+
+def test_a_store_conversion_is_verified_and_keeps_its_source_and_time() -> None:
+    conversion = store(click_id="abc")
+    assert (conversion.source, conversion.verified, conversion.ts_ms) == ("shopify", True, NOW_MS - 1000)
+    assert (conversion.order_id, conversion.value, conversion.click_id) == ("820982911946154508", Decimal("388"), "abc")
+
+
+def test_the_buyer_is_the_first_recipient_that_normalises_phones_read_in_the_address_country() -> None:
+    assert store(recipients=("555-555-SHIP", EMAIL), region="US").recipient_ref == KEYER.ref("+15555557447")
+    assert store(recipients=("not a phone", EMAIL), region="US").recipient_ref == KEYER.ref(EMAIL)
+    assert store(recipients=("(555) 555-5555",), region="").recipient_ref == ""
+
+
+def test_a_store_time_out_of_bounds_becomes_now() -> None:
+    assert store(ts_ms=None).ts_ms == NOW_MS
+    assert store(ts_ms=NOW_MS + 3_600_000).ts_ms == NOW_MS
+    assert store(ts_ms=1000).ts_ms == NOW_MS
+
+
+def test_a_store_conversion_failing_validation_is_refused_like_the_apis() -> None:
+    with pytest.raises(InvalidConversion) as info:
+        store(currency="XYZ")
+    assert info.value.reason == "bad_currency"
+    with pytest.raises(InvalidConversion):
+        store(value=Decimal("1.00001"))
+
+
+def test_refunds_a_store_numbers_are_told_apart_and_survive_the_stream() -> None:
+    first, second = store(type="refund", refund_id="890088186047892319"), store(type="refund", refund_id="cancel")
+    identities = {conversion_identity(first), conversion_identity(second), conversion_identity(store(type="refund"))}
+    assert len(identities) == 3
+    # An order id with ':' cannot pose as another order's numbered refund.
+    assert conversion_identity(store(type="refund", order_id="a:b")) != conversion_identity(
+        store(type="refund", order_id="b", refund_id="a"))
+    assert Conversion.from_event(orjson.loads(orjson.dumps(first.to_event()))) == first
+
+
+def test_a_repeat_matches_the_fingerprint_whatever_way_the_amount_is_written() -> None:
+    assert conversion_fingerprint(api(order_id="1", value="19.9", currency="eur")) == conversion_fingerprint(
+        api(order_id="1", value=19.90, currency="EUR")) == "19.9000 EUR"
+    assert conversion_fingerprint(api(order_id="1", value="19.91", currency="EUR")) != "19.9000 EUR"

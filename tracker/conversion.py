@@ -1,8 +1,9 @@
 """Conversions: an order (or a signup, a lead...) reported by the storefront, validated once.
 
-Two doors lead in. The admin API (`Conversion.from_api`) is authenticated, so what it says is
-`verified` and it may name the recipient. The public pixel and `/t.js` (`Conversion.from_pixel`)
-can be fired by anyone, so they are `verified` only when they carry a valid `sig`. Both end in
+Three doors lead in. The admin API (`Conversion.from_api`, also behind the CSV import) is authenticated, so
+what it says is `verified` and it may name the recipient. The public pixel and `/t.js`
+(`Conversion.from_pixel`) can be fired by anyone, so they are `verified` only when they carry a valid
+`sig`. A store's webhook (`Conversion.from_store`) was verified by its platform's signature. All end in
 the same frozen `Conversion`; `to_event` is what goes into the Redis stream and `from_event` is
 what the loader reads back, so a conversion is validated at the door and nowhere else.
 
@@ -22,16 +23,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
 import pycountry
 
 from shortlinks.recipient import InvalidRecipient, RecipientKeyer
 from tracker.events import conversion as event
+from tracker.stores.payload import StoreConversion
 
-CONVERSION_TYPES: tuple[str, ...] = ("purchase", "refund", "add_to_cart", "checkout", "signup", "lead")
-SOURCES: tuple[str, ...] = ("pixel", "api", "js")
+CONVERSION_TYPES: tuple[str, ...] = (
+    "purchase", "refund", "add_to_cart", "checkout", "signup", "lead", "subscription", "renewal",
+)
+SOURCES: tuple[str, ...] = ("pixel", "api", "js", "shopify", "woocommerce", "import")
 SIGNING_MODES: tuple[str, ...] = ("off", "optional", "required")
 
-API_FIELDS = frozenset({"order_id", "type", "value", "currency", "click_id", "recipient", "occurred_at"})
+API_FIELDS = frozenset(
+    {"order_id", "type", "value", "currency", "click_id", "recipient", "occurred_at", "subscription_id"}
+)
 MAX_ORDER_ID_LENGTH = 128
 # One cap for every string that comes in, checked before any parsing, so no parser ever sees a huge input.
 MAX_FIELD_LENGTH = 256
@@ -39,12 +46,18 @@ MAX_PIXEL_PARAMS = 20
 MAX_VALUE = Decimal(10) ** 12
 VALUE_PLACES = 4
 
-# A sale without an amount is meaningless; the other types are events whose value is optional.
-_VALUE_REQUIRED = frozenset({"purchase", "refund"})
+# A sale without an amount is meaningless (a subscription's is its recurring amount); the other types are
+# events whose value is optional.
+_VALUE_REQUIRED = frozenset({"purchase", "refund", "subscription", "renewal"})
+# A subscription is named so that its renewals can follow it.
+_SUBSCRIPTION_REQUIRED = frozenset({"subscription", "renewal"})
 _PLACES = Decimal(1).scaleb(-VALUE_PLACES)
 # An optional leading '-' only so that a negative amount gets its own, clearer message.
 _DECIMAL_RE = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _CLICK_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A store's id of one refund of an order (or our own names for a cancellation's rest): never a ':', which
+# separates it from the order id in the dedup identity.
+_REFUND_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _RECIPIENT_REF_RE = re.compile(r"[0-9a-f]{1,64}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything earlier is a unit or clock mistake
@@ -70,12 +83,17 @@ class Conversion:
     click_id: str  # '' when none
     recipient_ref: str  # '' when none; the raw recipient is never kept
     ts_ms: int  # epoch milliseconds, UTC
-    source: str  # 'pixel' | 'api' | 'js'
+    source: str  # one of SOURCES
     verified: bool
+    subscription_id: str = ""  # the subscription a `subscription` starts or a `renewal` renews; '' when none
+    refund_id: str = ""  # which refund of the order, for stores that refund in parts; '' when none
 
     @classmethod
-    def from_api(cls, obj: object, keyer: RecipientKeyer, now_ms: int) -> Conversion:
-        """One item of `POST /v1/conversions`. Strict about unknown keys: a typo must not silently lose data."""
+    def from_api(cls, obj: object, keyer: RecipientKeyer, now_ms: int, source: str = "api") -> Conversion:
+        """One item of `POST /v1/conversions` (or a line of the CSV import, `source` 'import').
+
+        Strict about unknown keys: a typo must not silently lose data.
+        """
         if not isinstance(obj, dict):
             raise InvalidConversion("not_an_object", "each conversion must be a JSON object")
         unknown = sorted(str(key) for key in obj.keys() - API_FIELDS)
@@ -96,8 +114,34 @@ class Conversion:
             click_id=_parse_click_id(obj.get("click_id")),
             recipient_ref=_recipient_ref(obj.get("recipient"), keyer),
             ts_ms=_parse_occurred_at(obj.get("occurred_at"), now_ms),
-            source="api",
+            source=source,
             verified=True,
+            subscription_id=_parse_subscription_id(type_, obj.get("subscription_id")),
+        )
+
+    @classmethod
+    def from_store(cls, found: StoreConversion, source: str, keyer: RecipientKeyer, now_ms: int) -> Conversion:
+        """A conversion a store's verified webhook carried (`tracker.stores`), validated like the API's.
+
+        The buyer is the first of the store's recipients that normalises (stores keep phones in national format,
+        read in the address's country; a malformed one falls through to the e-mail). A time the store's clock
+        got wrong is replaced by now rather than refused: the platform would only deliver it again.
+        """
+        value, currency = _parse_amount(found.type, format(found.value, "f"), found.currency)
+        ts_ms = found.ts_ms
+        if ts_ms is None or not _MIN_TS_MS <= ts_ms <= now_ms + _MAX_FUTURE_MS:
+            ts_ms = now_ms
+        return cls(
+            order_id=_parse_order_id(found.order_id),
+            type=_parse_type(found.type),
+            value=value,
+            currency=currency,
+            click_id=_parse_click_id(found.click_id),
+            recipient_ref=_first_recipient_ref(found.recipients, found.region, keyer),
+            ts_ms=ts_ms,
+            source=source,
+            verified=True,
+            refund_id=_parse_refund_id(found.refund_id),
         )
 
     @classmethod
@@ -154,12 +198,15 @@ class Conversion:
             "ts": self.ts_ms,
             "source": self.source,
             "verified": self.verified,
+            "subscription_id": self.subscription_id,
+            "refund_id": self.refund_id,
         }
 
     @classmethod
     def from_event(cls, d: Mapping[str, object]) -> Conversion:
         """Inverse of `to_event`, for the loader. Keys it does not know are ignored so that an edge
-        upgraded first (writing a new field) does not stall an older loader."""
+        upgraded first (writing a new field) does not stall an older loader; the fields added later
+        (`event.LATER_FIELDS`) default to '' so that events an older edge wrote still load."""
         if not isinstance(d, Mapping):
             raise InvalidConversion("not_an_object", "a conversion event must be an object")
         missing = [name for name in event.FIELDS if name not in d]
@@ -192,7 +239,13 @@ class Conversion:
             ts_ms=ts,
             source=str(source),
             verified=verified,
+            subscription_id=_parse_subscription_id(type_, d.get("subscription_id", "")),
+            refund_id=_parse_refund_id(d.get("refund_id", "")),
         )
+
+    def record_item(self) -> tuple[str, str, bytes]:
+        """What the recorder takes: the dedup identity, the fingerprint a repeat must match, the event JSON."""
+        return conversion_identity(self), conversion_fingerprint(self), orjson.dumps(self.to_event())
 
 
 def pixel_signature(secret: str, order_id: str, value: str, currency: str, type_: str) -> str:
@@ -295,6 +348,31 @@ def _parse_amount(type_: str, raw_value: object, raw_currency: object) -> tuple[
     return value, ""
 
 
+def _parse_subscription_id(type_: str, raw: object) -> str:
+    if _absent(raw):
+        if type_ in _SUBSCRIPTION_REQUIRED:
+            raise InvalidConversion("missing_subscription_id", f"subscription_id: required for a {type_}")
+        return ""
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) < 10**MAX_ORDER_ID_LENGTH:
+        raw = str(raw)
+    if not isinstance(raw, str):
+        raise InvalidConversion("bad_subscription_id", "subscription_id: expected a string or an integer")
+    text = raw.strip()
+    if len(text) > MAX_ORDER_ID_LENGTH:
+        raise InvalidConversion("field_too_long", f"subscription_id: longer than {MAX_ORDER_ID_LENGTH} characters")
+    if not text.isprintable() or "\ufffd" in text:
+        raise InvalidConversion("bad_subscription_id", "subscription_id: must not contain control characters")
+    return text
+
+
+def _parse_refund_id(raw: object) -> str:
+    if raw == "":
+        return ""
+    if not isinstance(raw, str) or not _REFUND_ID_RE.fullmatch(raw):
+        raise InvalidConversion("bad_event", "refund_id: expected 1 to 64 characters of A-Z a-z 0-9 _ -")
+    return raw
+
+
 def _parse_click_id(raw: object) -> str:
     if _absent(raw):
         return ""
@@ -320,6 +398,16 @@ def _recipient_ref(raw: object, keyer: RecipientKeyer) -> str:
     except InvalidRecipient as exc:
         # The keyer's messages never contain the recipient; `from None` keeps it out of tracebacks too.
         raise InvalidConversion("bad_recipient", f"recipient: {exc}") from None
+
+
+def _first_recipient_ref(candidates: tuple[str, ...], region: str, keyer: RecipientKeyer) -> str:
+    for candidate in candidates:
+        if len(candidate) <= MAX_FIELD_LENGTH:
+            try:
+                return keyer.ref(candidate, region or None)
+            except InvalidRecipient:
+                continue
+    return ""
 
 
 def _parse_occurred_at(raw: object, now_ms: int) -> int:
@@ -374,5 +462,14 @@ def _check_signature(params: Mapping[str, str], secret: str, signing: str) -> bo
 
 
 def conversion_identity(conversion: Conversion) -> str:
-    """What makes two conversions the same one, the key the recorder deduplicates on: the order and the type."""
+    """What makes two conversions the same one, the key the recorder deduplicates on: the order and the type,
+    and for a refund a store numbers, which of the order's refunds (types and refund ids never hold ':')."""
+    if conversion.refund_id:
+        return f"{conversion.type}/{conversion.refund_id}:{conversion.order_id}"
     return f"{conversion.type}:{conversion.order_id}"
+
+
+def conversion_fingerprint(conversion: Conversion) -> str:
+    """What a repeat of the same conversion must match to be a duplicate rather than a conflict: value and
+    currency, written the same way however they were sent ("19.9" and "19.90" are one amount)."""
+    return f"{conversion.value.quantize(_PLACES):f} {conversion.currency}"

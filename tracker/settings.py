@@ -44,6 +44,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKER_ADMIN_URL": ("http://127.0.0.1:8081", "where the command-line clients (`tracker links`, "
                           "`tracker conversions`, `tracker report`) find the admin API"),
     "TRACKER_API_KEY": ("", "the bearer key the command-line clients send (one of TRACKER_API_KEYS)"),
+    "TRACKER_SHOPIFY_SECRET": ("", "the secret Shopify signs order webhooks with (the app's client secret, or "
+                               "the one Settings > Notifications > Webhooks shows); unset: /hooks/shopify is 404"),
+    "TRACKER_WOOCOMMERCE_SECRET": ("", "the Secret of the WooCommerce webhooks (WooCommerce > Settings > Advanced > "
+                                   "Webhooks); unset: /hooks/woocommerce is 404"),
 }
 
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -114,6 +118,8 @@ class Settings:
         base = urlsplit(self.short_base)
         port = f":{base.port}" if base.port else ""
         return f"{base.scheme}://{domain}{port}{base.path}"
+    shopify_secret: str = ""
+    woocommerce_secret: str = ""
 
     def window_for(self, channel: str) -> int:
         """Attribution window (seconds) of a channel: its own if configured, else the default."""
@@ -203,6 +209,12 @@ class Settings:
         if not retention.isdigit():
             raise fail("TRACKER_RETENTION_DAYS", f"expected a whole number of days (0 = keep), got {retention!r}")
 
+        # A store's secret is what stands between the public hook and our revenue figures: a guessable one is refused.
+        hook_secrets = {name: get(name) for name in ("TRACKER_SHOPIFY_SECRET", "TRACKER_WOOCOMMERCE_SECRET")}
+        for name, value in hook_secrets.items():
+            if value and len(value) < 16:
+                raise fail(name, "must be at least 16 characters (the platforms generate longer ones)")
+
         settings = cls(
             redis_url=redis_url,
             clickhouse_url=clickhouse_url,
@@ -221,6 +233,8 @@ class Settings:
             short_domains=tuple(dict.fromkeys(short_domains)),
             admin_url=admin_url,
             api_key=get("TRACKER_API_KEY"),
+            shopify_secret=hook_secrets["TRACKER_SHOPIFY_SECRET"],
+            woocommerce_secret=hook_secrets["TRACKER_WOOCOMMERCE_SECRET"],
         )
         if overrides:
             from dataclasses import replace

@@ -1,6 +1,6 @@
 import pytest
 
-from tracker.conversions_csv import CsvError, CsvRow, InvalidCsv, TooManyRows, read_csv
+from tracker.admin.conversions_csv import CsvError, CsvRow, InvalidCsv, TooManyRows, read_csv
 
 FIELDS = frozenset({"order_id", "type", "value", "currency", "click_id", "recipient", "occurred_at"})
 

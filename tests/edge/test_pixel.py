@@ -68,6 +68,16 @@ def test_thank_you_page_reloads_record_the_order_once(edge_for, sync_redis):
     assert len(events(sync_redis)) == 1
 
 
+def test_a_pixel_with_another_amount_for_a_recorded_order_changes_nothing_and_says_conflict(edge_for, sync_redis):
+    edge = edge_for("optional")
+    params = {"order_id": "78", "value": "20", "currency": "GBP", "type": "purchase"}
+    assert "x-tracker-error" not in edge.get("/px.gif", params=params).headers
+    reply = edge.get("/px.gif", params={**params, "value": "2000"})
+    assert reply.status_code == 200 and reply.content == TRANSPARENT_GIF
+    assert reply.headers["x-tracker-error"] == "conflict"
+    assert [event["value"] for event in events(sync_redis)] == ["20"]
+
+
 def test_signed_pixel_is_verified_and_required_signing_refuses_unsigned_or_tampered(edge_for, sync_redis):
     edge = edge_for("required")
     params = {"order_id": "9", "value": "12.50", "currency": "EUR", "type": "purchase"}

@@ -89,7 +89,16 @@ def test_a_conversion_event_has_exactly_the_schema_fields():
     sale = Conversion(order_id="o-1", type="purchase", value=Decimal("19.99"), currency="EUR", click_id="c1",
                       recipient_ref="", ts_ms=1_790_000_000_000, source="api", verified=True)
     event = sale.to_event()
-    assert tuple(event) == conversion.FIELDS and event["kind"] == conversion.KIND
+    assert tuple(event) == conversion.FIELDS + conversion.LATER_FIELDS and event["kind"] == conversion.KIND
     row = KINDS[conversion.KIND].row(orjson.loads(orjson.dumps(event)))
     assert len(row) == len(conversion.COLUMNS)
     assert dict(zip((name for name, _ in conversion.COLUMNS), row, strict=True))["value"] == Decimal("19.99")
+
+
+def test_a_conversion_event_an_older_edge_wrote_still_loads_with_empty_later_fields():
+    renewal = Conversion(order_id="o-2", type="renewal", value=Decimal("9"), currency="EUR", click_id="",
+                         recipient_ref="", ts_ms=1_790_000_000_000, source="api", verified=True, subscription_id="s1")
+    older = {name: value for name, value in renewal.to_event().items() if name not in conversion.LATER_FIELDS}
+    older["type"] = "purchase"
+    values = dict(zip((name for name, _ in conversion.COLUMNS), KINDS[conversion.KIND].row(older), strict=True))
+    assert (values["subscription_id"], values["refund_id"]) == ("", "")

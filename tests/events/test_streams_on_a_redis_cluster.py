@@ -41,7 +41,7 @@ def test_every_click_and_conversion_lands_once_through_a_redis_cluster(cluster, 
             accepted = admin.post("/v1/conversions", json=[
                 {"order_id": f"o{i}", "value": "10", "currency": "EUR"} for i in range(50)
             ] * 2).json()
-        assert accepted == {"accepted": 50, "duplicates": 50}
+        assert accepted == {"accepted": 50, "duplicates": 50, "conflicts": []}
         click_ids = []
         with httpx.Client(base_url=edge_url) as edge:
             assert edge.get(f"/{links[0]['code']}").status_code == 404

@@ -6,13 +6,12 @@ import hashlib
 import time
 from importlib.resources import files
 
-import orjson
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracker.conversion import Conversion, InvalidConversion, conversion_identity
-from tracker.events.recorder import ConversionRecorder
+from tracker.conversion import Conversion, InvalidConversion
+from tracker.events.recorder import CONFLICT, ConversionRecorder
 from tracker.metrics import CONVERSIONS
 from tracker.settings import Settings
 
@@ -22,6 +21,7 @@ TRANSPARENT_GIF = (
     b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 MAX_QUERY_BYTES = 4096
+_CONFLICT_HEADERS = {"cache-control": "no-store", "x-tracker-error": "conflict"}
 
 
 def rejected(reason: str, status: int = 400) -> Response:
@@ -52,13 +52,14 @@ class Pixel:
         except InvalidConversion as exc:
             return rejected(exc.reason)
         try:
-            [accepted] = await self._recorder.record(
-                [(conversion_identity(conversion), orjson.dumps(conversion.to_event()))]
-            )
+            [outcome] = await self._recorder.record([conversion.record_item()])
         except (RedisError, OSError):
             return rejected("unavailable", 503)
-        CONVERSIONS.labels(conversion.source, "accepted" if accepted else "duplicate").inc()
-        return Response(TRANSPARENT_GIF, 200, media_type="image/gif", headers={"cache-control": "no-store"})
+        CONVERSIONS.labels(conversion.source, outcome).inc()
+        # A conflict (the order already recorded with another amount) changes nothing; the image still loads,
+        # because a storefront cannot act on an error of its tracking pixel, but the header says why.
+        headers = {"cache-control": "no-store"} if outcome != CONFLICT else _CONFLICT_HEADERS
+        return Response(TRANSPARENT_GIF, 200, media_type="image/gif", headers=headers)
 
 
 class StorefrontScript:

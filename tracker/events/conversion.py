@@ -15,6 +15,9 @@ TABLE = "conversions"
 FIELDS: tuple[str, ...] = (
     "kind", "order_id", "type", "value", "currency", "click_id", "recipient_ref", "ts", "source", "verified",
 )
+# Fields added after the first release: every event written now has them, but an event an older edge left in
+# the stream may not, and reads as '' (migration 0003 gives the columns the same default).
+LATER_FIELDS: tuple[str, ...] = ("subscription_id", "refund_id")
 
 # The `conversions` table, in insert order: column name and ClickHouse type.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -27,4 +30,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("ts", "DateTime64(3, 'UTC')"),
     ("source", "LowCardinality(String)"),
     ("verified", "Bool"),
+    ("subscription_id", "String"),
+    ("refund_id", "String"),
 )

@@ -60,7 +60,7 @@ def conversion_row(event: dict[str, Any]) -> list[Any]:
     except InvalidConversion as exc:
         raise BadEvent(f"conversion: {exc}") from None
     return [c.order_id, c.type, c.value, c.currency, c.click_id, c.recipient_ref,
-            datetime.fromtimestamp(c.ts_ms / 1000, UTC), c.source, c.verified]
+            datetime.fromtimestamp(c.ts_ms / 1000, UTC), c.source, c.verified, c.subscription_id, c.refund_id]
 
 
 class Kind(NamedTuple):
