@@ -40,6 +40,12 @@ EVENTS_UNCONFIRMED = Counter(
 )
 EVENTS_DROPPED = Counter("tracker_events_dropped", "Events lost: not written by the shutdown deadline (must be 0)")
 CONVERSIONS = Counter("tracker_conversions", "Conversions received, by source and result", ["source", "result"])
+STORE_HOOKS = Counter(
+    "tracker_store_hook_deliveries",
+    "Deliveries of the store webhooks, by platform and result (recorded, duplicate, ignored with its reason, "
+    "unauthorized, ping, unavailable)",
+    ["platform", "result", "reason"],
+)
 LOADER_ROWS = Counter("tracker_loader_rows_inserted", "Rows inserted into ClickHouse", ["table"])
 LOADER_INSERT_ERRORS = Counter("tracker_loader_insert_errors", "Failed ClickHouse inserts (retried)")
 LOADER_DEAD_LETTERS = Counter("tracker_loader_dead_letters", "Events that could not be parsed, kept in dead_letters")

@@ -133,7 +133,8 @@ def test_no_raw_address_phone_or_email_is_kept_in_clickhouse_redis_or_logs(tmp_p
                            {"order_id": "a-2", "value": "30", "currency": "EUR", "recipient": EMAIL.lower()},
                            {"order_id": "a-3", "value": "40", "currency": "EUR", "recipient": PHONE2_E164,
                             "click_id": click_ids[0]}]
-            assert api.post("/v1/conversions", json=conversions).json() == {"accepted": 3, "duplicates": 0, "conflicts": []}
+            assert api.post("/v1/conversions", json=conversions).json() == {
+                "accepted": 3, "duplicates": 0, "conflicts": []}
             pixel = httpx.get(f"{edge.url}/px.gif", params={"order_id": "a-4", "value": "5", "currency": "EUR",
                                                             "sclid": click_ids[1]},
                               headers={"X-Forwarded-For": IPV4, "User-Agent": USER_AGENTS[0]})

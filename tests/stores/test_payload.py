@@ -75,3 +75,13 @@ def test_money_of_absurd_magnitude_is_refused_so_sums_cannot_overflow() -> None:
     for bad in (Decimal("1e999999999"), Decimal("1e-50"), 10**30, "1" * 70, Decimal("Infinity")):
         assert money(bad) is None
     assert money(Decimal("0E-999999")) == 0
+
+
+def test_deep_nesting_with_a_float_is_read_or_unused_never_a_crash() -> None:
+    body = b"[1.5," + b"[" * 1000 + b"]" * 1000 + b"]"
+    try:
+        decoded = decode_json(body)
+    except Unused as exc:
+        assert exc.reason == "not_json"
+    else:
+        assert isinstance(decoded, list) and decoded[0] == Decimal("1.5")

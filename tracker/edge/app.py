@@ -25,6 +25,7 @@ from tracker.edge.click import IpKeyer
 from tracker.edge.link_cache import LinkCache
 from tracker.edge.pixel import Pixel, StorefrontScript
 from tracker.edge.redirect import NOT_FOUND_PAGE, Redirect, RedirectTarget
+from tracker.edge.store_hooks import StoreHooks
 from tracker.edge.tally import HotPathTally
 from tracker.events.recorder import ConversionRecorder
 from tracker.events.streams import ensure_groups, stream_names
@@ -34,7 +35,8 @@ from tracker.metrics import metrics_routes
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.edge")
-# The paths Starlette serves; every other path is a short code or the same 404 page.
+# The paths Starlette serves (plus the store hooks whose secret is set); every other path is a short code or
+# the same 404 page.
 STARLETTE_PATHS = frozenset({"/px.gif", "/t.js", "/healthz", "/readyz", "/metrics", "/robots.txt"})
 
 
@@ -55,12 +57,16 @@ class Edge:
         )
         self.writer = EventWriter(self.redis, self.streams, settings.durability)
         self.redirect = Redirect(self.cache, self.writer, IpKeyer(settings.secret))
-        self.pixel = Pixel(settings, ConversionRecorder(self.redis, self.streams))
+        recorder = ConversionRecorder(self.redis, self.streams)
+        self.pixel = Pixel(settings, recorder)
+        hooks = StoreHooks(settings, recorder).routes()
+        self.starlette_paths = STARLETTE_PATHS | {route.path for route in hooks}
         self.app = Starlette(
             routes=[
                 Route("/px.gif", self.pixel.serve, methods=["GET"]),
                 Route("/t.js", StorefrontScript(settings).serve, methods=["GET", "HEAD"]),
                 Route("/robots.txt", robots, methods=["GET", "HEAD"]),
+                *hooks,
                 *health_routes(self.redis),
                 *metrics_routes(),
             ],
@@ -71,7 +77,7 @@ class Edge:
         self.app.router.redirect_slashes = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in STARLETTE_PATHS:
+        if scope["type"] != "http" or scope["path"] in self.starlette_paths:
             return await self.app(scope, receive, send)
         if scope["method"] in ("GET", "HEAD") and scope["path"].rfind("/") == 0:
             return await self.redirect(scope, receive, send)
