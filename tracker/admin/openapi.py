@@ -73,6 +73,9 @@ CONVERSION = {
         "click_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
         "recipient": {"type": "string", "maxLength": 254, "description": "phone (+E.164) or e-mail; never stored"},
         "occurred_at": {"type": ["string", "number"], "description": "ISO 8601 date-time or epoch seconds"},
+        "subscription_id": {"type": ["string", "integer"], "maxLength": 128,
+                            "description": "required for a subscription (which it starts) and a renewal (which "
+                                           "subscription it renews)"},
     },
 }
 NUMBER_OR_NULL = {"type": ["number", "null"]}
@@ -97,6 +100,21 @@ REPORT = {
             "additionalProperties": {"type": "string", "description": "the group keys"},
         }},
     },
+}
+CONFLICTS = {
+    "type": "array",
+    "description": "the items whose (order_id, type) was recorded before with another value or currency; "
+                   "nothing of them was changed",
+    "items": {"type": "object", "required": ["order_id", "type"], "properties": {
+        "index": {"type": "integer", "description": "position in the list sent"},
+        "line": {"type": "integer", "description": "line of the CSV (import)"},
+        "order_id": {"type": "string"}, "type": {"type": "string"},
+    }},
+}
+RECORDED = {
+    "accepted": {"type": "integer", "description": "newly recorded"},
+    "duplicates": {"type": "integer", "description": "recorded before with the same value and currency"},
+    "conflicts": CONFLICTS,
 }
 
 
@@ -255,7 +273,7 @@ DOCUMENT: dict[str, Any] = {
         },
         "/v1/conversions": {
             "post": {
-                "summary": "Record conversions, once per (order_id, type)",
+                "summary": "Record conversions, once per (order_id, type); another value or currency is a conflict",
                 "requestBody": json_body({"oneOf": [
                     {"$ref": "#/components/schemas/Conversion"},
                     {"type": "array", "minItems": 1, "maxItems": 1000,
@@ -263,8 +281,26 @@ DOCUMENT: dict[str, Any] = {
                 ]}),
                 "responses": {
                     "202": json_reply("accepted", {
-                        "type": "object", "required": ["accepted", "duplicates"],
-                        "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}},
+                        "type": "object", "required": ["accepted", "duplicates", "conflicts"], "properties": RECORDED,
+                    }),
+                    **errors(400, 401, 409, 413, 422, 503),
+                },
+            }
+        },
+        "/v1/conversions/import": {
+            "post": {
+                "summary": "Import offline and point-of-sale conversions from CSV: a header row of the conversion "
+                           "field names, one conversion a line; bad lines are listed, good lines kept; idempotent",
+                "parameters": [{"name": "line_offset", "in": "query", "required": False,
+                                "description": "added to every line number answered (for a file sent in parts)",
+                                "schema": {"type": "integer", "minimum": 0, "maximum": 10**9}}],
+                "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
+                "responses": {
+                    "202": json_reply("imported", {
+                        "type": "object", "required": ["accepted", "duplicates", "conflicts", "errors"],
+                        "properties": {**RECORDED, "errors": {"type": "array", "items": {
+                            "type": "object", "required": ["line", "error"],
+                            "properties": {"line": {"type": "integer"}, "error": {"type": "string"}}}}},
                     }),
                     **errors(400, 401, 413, 422, 503),
                 },
