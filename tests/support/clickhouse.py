@@ -55,6 +55,8 @@ Row = dict[str, Any]
 def insert_rows(client: Client, clicks: Sequence[Row] = (), conversions: Sequence[Row] = ()) -> None:
     """Rows as the loader writes them: one block per table, column names and types given (a second identical
     block would be deduplicated)."""
+    # A conversion row without the fields added later reads as one written before they existed.
+    conversions = [{**dict.fromkeys(conversion.LATER_FIELDS, ""), **row} for row in conversions]
     for schema, rows in ((click, clicks), (conversion, conversions)):
         table, columns = schema.TABLE, schema.COLUMNS
         if rows:

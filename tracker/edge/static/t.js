@@ -6,6 +6,9 @@
  * fires <this script's origin>/px.gif with the click id and returns the Image. `sig` covers the strings
  * as sent, so pass value as the string you signed. Calls queued before load are replayed:
  * window.tracker = window.tracker || []; tracker.push(['conversion', {...}]) (or a tracker.q array).
+ * On a Shopify storefront (window.Shopify.shop is set) it also writes the click id into the cart's attributes
+ * (POST /cart/update.js), so the order made from that cart carries it in note_attributes and the orders/paid
+ * webhook credits the click, whichever checkout the buyer completes.
  */
 (function (window, document) {
   'use strict';
@@ -33,15 +36,19 @@
     return CLICK_ID.test(id) ? id : '';
   }
 
-  function find(pairs) {
+  function find(pairs, name) {
     for (var i = 0, at; i < pairs.length; i++) {
       at = pairs[i].indexOf('=');
-      if (at > 0 && decode(pairs[i].slice(0, at)) === PARAM) return valid(decode(pairs[i].slice(at + 1)));
+      if (at > 0 && decode(pairs[i].slice(0, at)) === name) return decode(pairs[i].slice(at + 1));
     }
     return '';
   }
 
-  var landed = find(window.location.search.replace(/^\?/, '').split('&'));
+  function cookie(name) {
+    return find(document.cookie.split(/;\s*/), name);
+  }
+
+  var landed = valid(find(window.location.search.replace(/^\?/, '').split('&'), PARAM));
   if (landed) {
     document.cookie = PARAM + '=' + landed + '; path=/; max-age=' + MAX_AGE + '; SameSite=Lax' +
       (window.location.protocol === 'https:' ? '; Secure' : '');
@@ -59,12 +66,49 @@
     add('value', data.value);
     add('currency', data.currency);
     add('type', data.type || 'purchase');
-    add(PARAM, landed || find(document.cookie.split(/;\s*/)));
+    add(PARAM, landed || valid(cookie(PARAM)));
     add('src', 'js');
     add('sig', data.sig);
     image.src = base + '/px.gif?' + query.join('&');
     return image;
   }
+
+  // Shopify's Ajax cart API lives under the storefront's root (a locale prefix such as /fr/ included).
+  function shopifyRoot() {
+    var shopify = window.Shopify, root;
+    if (!shopify || typeof shopify.shop !== 'string' || !window.XMLHttpRequest) return '';
+    root = shopify.routes && typeof shopify.routes.root === 'string' ? shopify.routes.root : '/';
+    return root.charAt(root.length - 1) === '/' ? root : root + '/';
+  }
+
+  // The cart a page belongs to: Shopify's `cart` cookie. (Its JSON `token` may add '?key=...'.)
+  function cartToken(token) {
+    return String(token || '').split('?')[0];
+  }
+
+  // Once per click id and cart: a new cart (after a checkout) gets the id again. The cart's token comes from
+  // update.js's answer, because a cookie that answer sets may not show in document.cookie yet.
+  function rememberInCart(id) {
+    var root = shopifyRoot(), request, attributes = {}, KEY = 'tracker_cart_' + PARAM;
+    if (!root || !id) return;
+    try {
+      if (!landed && window.sessionStorage.getItem(KEY) === id + '|' + cartToken(cookie('cart'))) return;
+    } catch (e) { /* storage blocked: write again, it is idempotent */ }
+    attributes[PARAM] = id;
+    request = new XMLHttpRequest();
+    request.open('POST', root + 'cart/update.js', true);
+    request.setRequestHeader('Content-Type', 'application/json');
+    request.setRequestHeader('Accept', 'application/json');
+    request.onload = function () {
+      var token;
+      if (request.status < 200 || request.status >= 300) return;
+      try { token = JSON.parse(request.responseText).token; } catch (e) { token = cookie('cart'); }
+      try { window.sessionStorage.setItem(KEY, id + '|' + cartToken(token)); } catch (e) { /* see above */ }
+    };
+    request.send(JSON.stringify({attributes: attributes}));
+  }
+
+  rememberInCart(landed || valid(cookie(PARAM)));
 
   function run(call) {
     return call && call[0] === 'conversion' ? conversion(call[1]) : undefined;
