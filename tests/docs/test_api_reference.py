@@ -18,7 +18,7 @@ import pytest
 
 from tests.support import markdown
 from tests.support.servers import serve_in_thread
-from tests.support.settings import make_settings
+from tests.support.settings import HOOK_SECRETS, make_settings
 from tracker.admin.app import Admin
 from tracker.edge.app import Edge
 
@@ -129,7 +129,7 @@ def test_openapi_json_describes_every_route_of_the_admin_app(openapi_document, r
 
 def test_the_reference_documents_every_route_of_the_edge_and_no_other(redis_server) -> None:
     routes: dict[str, frozenset[str]] = dict(EDGE_RAW_ROUTES)
-    for route in Edge(make_settings(redis_server.url)).app.routes:
+    for route in Edge(make_settings(redis_server.url, **HOOK_SECRETS)).app.routes:
         routes[route.path] = routes.get(route.path, frozenset()) | frozenset(route.methods or ())
     documented: dict[str, frozenset[str]] = {}
     for endpoint in documented_endpoints():

@@ -6,6 +6,11 @@ from tracker.settings import Settings
 
 SECRET = "test-secret-0123456789abcdef"
 API_KEY = "test-api-key-0123456789"
+# Every hook's secret: the edge routes a hook only while its secret is set.
+HOOK_SECRETS = {
+    "TRACKER_SHOPIFY_SECRET": "test-shopify-secret-0123456789",
+    "TRACKER_WOOCOMMERCE_SECRET": "test-woocommerce-secret-0123456789",
+}
 
 
 def make_settings(redis_url: str = "", **env: str) -> Settings:
