@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,8 @@ def clickhouse_url(chdb_path: Path) -> str:
     return f"chdb://{chdb_path}"
 
 
-@pytest.fixture
-def clickhouse(clickhouse_url: str) -> Iterator[Client]:
+@contextmanager
+def fresh_database(clickhouse_url: str) -> Iterator[Client]:
     """A client on a new database `t_<12 hex>` with the schema migrated; the database is dropped afterwards.
 
     The name is in `client.database`, for tests that hand the database to code that connects by itself.
@@ -47,6 +48,13 @@ def clickhouse(clickhouse_url: str) -> Iterator[Client]:
     finally:
         client.command(f"DROP DATABASE IF EXISTS {database}")
         client.close()
+
+
+@pytest.fixture
+def clickhouse(clickhouse_url: str) -> Iterator[Client]:
+    """A fresh database for one test (see `fresh_database`)."""
+    with fresh_database(clickhouse_url) as client:
+        yield client
 
 
 Row = dict[str, Any]
