@@ -290,14 +290,14 @@ def _share(verdicts: list[bool]) -> str:
     return f"{sum(verdicts):,} ({100 * sum(verdicts) / max(len(verdicts), 1):.2f}%)"
 
 
-def _recorded_isbot(agent_list: AgentList) -> list[bool]:
+def recorded_isbot(agent_list: AgentList) -> list[bool]:
     data = json.loads((BOT_SAMPLES / f"{agent_list.name}.json").read_text(encoding="utf-8"))
     return [a["isbot"] for a in data["agents"]]
 
 
 def bot_figures(samples_only: bool) -> str:
     if samples_only:
-        return "Vendored samples, isbot's verdicts as recorded:\n\n" + bot_table(sample_lists(), _recorded_isbot)
+        return "Vendored samples, isbot's verdicts as recorded:\n\n" + bot_table(sample_lists(), recorded_isbot)
     with tempfile.TemporaryDirectory(prefix="tracker-references-") as tmp:
         workdir = Path(tmp)
         lists = full_lists(workdir)

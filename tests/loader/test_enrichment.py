@@ -315,6 +315,13 @@ def test_in_app_tokens_are_not_mistaken_for_their_preview_fetchers() -> None:
     assert classify("Pinterest/0.2 (+http://www.pinterest.com/bot.html)").bot_reason == "link_preview:pinterest"
 
 
+def test_an_in_app_browser_agent_that_announces_a_url_is_a_crawler() -> None:
+    # Browsers never put a URL in their agent; crawlers say where to read about them.
+    viber_in_app = IPHONE_SAFARI + " Viber/21.6.0.0"
+    assert classify(viber_in_app).is_bot is False
+    assert classify(viber_in_app + " (+https://crawler.example/about)").bot_reason == "crawler"
+
+
 def test_head_request_is_a_bot_even_from_a_phone_browser() -> None:
     result = classify(IPHONE_SAFARI, method="HEAD")
     assert result == Enrichment(True, "head_request", "bot", "iOS", "Mobile Safari")

@@ -17,8 +17,16 @@ Reasons, in the order they are checked (the first that applies wins):
 - ``link_preview:<app>``: an SMS, chat or social app fetching the page to draw a card.
 - ``scanner:<name>``: a security, carrier or e-mail gateway checking the link.
 - ``script:<name>``: an HTTP library, command-line tool or headless browser.
-- ``crawler``: anything else crawlerdetect's maintained list knows.
+- ``crawler``: anything else one of two maintained public lists knows: isbot's patterns and
+  CrawlerDetect's (see `tracker.loader.crawler_lists`).
 - ``spider``: anything else ua-parser itself files as a spider.
+
+Between our tables and the public lists sits a short list of in-app browsers whose app name
+those lists use for the app's own fetcher (`WhatsApp`, `Viber`, `Outlook-iOS`, `Slack/`): a person
+who taps a link in WhatsApp's in-app browser is a person. It never applies to an agent that
+announces a URL, as crawlers do and browsers never do. How all this agrees with public crawler
+lists and real browsers, next to isbot (the most used detector), is measured by
+`loadtest/references.py` and checked on vendored samples by the tests.
 """
 
 from __future__ import annotations
@@ -28,9 +36,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
-from crawlerdetect import CrawlerDetect
 from user_agents import parse as parse_user_agent
 from user_agents.parsers import UserAgent
+
+from tracker.loader.crawler_lists import is_listed_crawler
 
 __all__ = ["Enrichment", "classify"]
 
@@ -145,11 +154,12 @@ _SCRIPTS: Final[tuple[tuple[str, str], ...]] = (
     (r"\bCFNetwork/", "script:cfnetwork"),
 )
 
-# In-app browsers of real people whose app token crawlerdetect's unanchored patterns catch
-# ('WhatsApp', 'Outlook-iOS', 'Slack/'). Checked after our own tables, so a known fetcher or
-# script is still a bot; it only stops the generic lists from calling these people bots.
+# In-app browsers of real people whose app token the public lists' unanchored patterns catch
+# ('WhatsApp', 'Viber', 'Outlook-iOS', 'Slack/'). Checked after our own tables, so a known fetcher
+# or script is still a bot; it only stops the generic lists from calling these people bots.
 _IN_APP_BROWSERS: Final[tuple[str, ...]] = (
     r"^Mozilla/5\.0 \(.*\bWhatsApp/[\d.]+",
+    r"^Mozilla/5\.0 \(.*\bViber/[\d.]+",
     r"^Mozilla/5\.0 \(.*\bOutlook-(?:iOS|Android)/",
     r"^Mozilla/5\.0 \(.*\bSlack/[\d.]+ .*\bElectron/",
 )
@@ -158,9 +168,9 @@ _BOT_RULES: Final = tuple(
     (re.compile(pattern, re.IGNORECASE), reason) for pattern, reason in (*_LINK_PREVIEWS, *_SCANNERS, *_SCRIPTS)
 )
 _IN_APP_BROWSER: Final = re.compile("|".join(f"(?:{pattern})" for pattern in _IN_APP_BROWSERS), re.IGNORECASE)
+# Crawlers announce where to read about them; a browser's agent never carries a URL.
+_ANNOUNCES_URL: Final = re.compile(r"https?://|\bwww\.", re.IGNORECASE)
 _PREFETCH: Final = re.compile(r"prefetch|prerender", re.IGNORECASE)
-# One shared detector: is_crawler() is thread-safe as long as get_matches() is never read.
-_CRAWLER_DETECT: Final = CrawlerDetect()
 
 
 def classify(user_agent: str, method: str = "GET", purpose: str = "") -> Enrichment:
@@ -200,9 +210,9 @@ def _bot_reason(agent: str, parsed: UserAgent) -> str:
     for pattern, reason in _BOT_RULES:
         if pattern.search(agent):
             return reason
-    if _IN_APP_BROWSER.search(agent):
+    if _IN_APP_BROWSER.search(agent) and not _ANNOUNCES_URL.search(agent):
         return ""
-    if _CRAWLER_DETECT.is_crawler(agent):
+    if is_listed_crawler(agent):
         return "crawler"
     if parsed.is_bot:
         return "spider"
