@@ -21,7 +21,9 @@ LINK = Link(code="abc123", destination="https://shop.example/sale?x=1",
             tagged_url="https://shop.example/sale?x=1&utm_source=klaviyo&utm_medium=sms",
             utm={"source": "klaviyo", "medium": "sms"}, channel="sms", campaign="spring", message="m1",
             tags=("vip",), recipient_ref="ab12", expires_at=None, created_at=datetime(2026, 11, 1, tzinfo=UTC))
-REQUEST = ClickRequest(method="GET", user_agent="Mozilla/5.0 (iPhone)", referer="", purpose="", client="10.0.0.1")
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/17.4 Mobile/15E148 Safari/604.1")
+REQUEST = ClickRequest(method="GET", user_agent=IPHONE, referer="", purpose="", client="10.0.0.1")
 
 
 def table_columns(client: Client, table: str) -> list[tuple[str, str]]:
