@@ -87,11 +87,11 @@ class LinkDraft:
             utm = normalise_utm(body.get("utm"))
         except InvalidUtm as exc:
             raise InvalidLink(str(exc) if str(exc).startswith("utm") else f"utm: {exc}") from None
-        channel = _label(body, "channel") or utm["medium"] or "sms"
+        channel = parse_label(body, "channel") or utm["medium"] or "sms"
         campaign = _campaign(body, utm)
         utm = {**utm, "campaign": campaign}
-        message = _label(body, "message", lower=False)
-        tags = _tags(body.get("tags"))
+        message = parse_label(body, "message", lower=False)
+        tags = parse_tags(body.get("tags"))
         ref = ""
         if body.get("recipient") is not None:
             if recipient_ref is None:
@@ -273,7 +273,8 @@ def _domain(value: object, domains: tuple[str, ...]) -> str:
     return domain
 
 
-def _label(body: Mapping[str, object], name: str, lower: bool = True) -> str:
+def parse_label(body: Mapping[str, object], name: str, lower: bool = True) -> str:
+    """A label field of `body` (channel, campaign, message) as links store it; also used for messages."""
     value = body.get(name)
     if value is None:
         return ""
@@ -296,7 +297,7 @@ def _campaign(body: Mapping[str, object], utm: Mapping[str, str]) -> str:
     Either field defaults to the other, so `"campaign": "Black Friday"` and `"utm": {"campaign":
     "black_friday"}` are one report row, never two; two different values are a mistake to report.
     """
-    campaign = _label(body, "campaign")
+    campaign = parse_label(body, "campaign")
     if campaign and utm["campaign"] and campaign != utm["campaign"]:
         raise InvalidLink(
             f"campaign and utm.campaign: differ ({campaign!r} and {utm['campaign']!r} once normalised); "
@@ -305,7 +306,8 @@ def _campaign(body: Mapping[str, object], utm: Mapping[str, str]) -> str:
     return campaign or utm["campaign"]
 
 
-def _tags(value: object) -> tuple[str, ...]:
+def parse_tags(value: object) -> tuple[str, ...]:
+    """Tags as links store them (normalised, deduplicated, in order); also used for messages."""
     if value is None:
         return ()
     if not isinstance(value, Sequence) or isinstance(value, str):

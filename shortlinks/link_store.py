@@ -191,11 +191,23 @@ class LinkStore:
 
     async def find(self, code: str, domains: Sequence[str]) -> Link | None:
         """The link `code` on the first of `domains` that has one (one pipelined round trip)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for domain in domains:
-                pipe.get(link_key(domain, code))
-            records = await pipe.execute()
-        return next((Link.from_record(r) for r in records if r is not None), None)
+        return (await self.find_many([code], domains))[0]
+
+    async def find_many(self, codes: Sequence[str], domains: Sequence[str]) -> list[Link | None]:
+        """`find` for many codes, in input order (None where no domain has the code): pipelined, one round trip
+        per batch."""
+        found: list[Link | None] = []
+        step = max(1, BATCH_PIPELINE // max(1, len(domains)))
+        for start in range(0, len(codes), step):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for code in codes[start:start + step]:
+                    for domain in domains:
+                        pipe.get(link_key(domain, code))
+                records = await pipe.execute()
+            for i in range(0, len(records), len(domains)):
+                record = next((r for r in records[i:i + len(domains)] if r is not None), None)
+                found.append(None if record is None else Link.from_record(bytes(record)))
+        return found
 
     async def save_change(self, link: Link) -> None:
         """Overwrite a link and announce the change to every edge."""

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from shortlinks.link import Link
 from shortlinks.recipient import RecipientKeyer
 from tests.support.receipts import telnyx_event, twilio_params
+from tracker.events import message as message_event
 from tracker.message import (
-    EVENT_FIELDS,
     STATUSES,
     TELNYX_STATUSES,
     TWILIO_STATUSES,
@@ -161,7 +161,7 @@ def test_a_telnyx_body_not_shaped_like_a_message_webhook_is_malformed(body: obje
 def test_the_event_has_exactly_the_schema_fields_and_reads_back_equal() -> None:
     message = Message.from_api({"message_id": "m", "status": "read", "code": "bf7Xk2"}, KEYER, NOW_MS, LINKS)
     event = orjson.loads(orjson.dumps(message.to_event()))
-    assert tuple(event) == EVENT_FIELDS
+    assert tuple(event) == message_event.FIELDS
     assert Message.from_event(event) == message
 
 

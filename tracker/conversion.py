@@ -113,7 +113,7 @@ class Conversion:
             currency=currency,
             click_id=_parse_click_id(obj.get("click_id")),
             recipient_ref=_recipient_ref(obj.get("recipient"), keyer),
-            ts_ms=_parse_occurred_at(obj.get("occurred_at"), now_ms),
+            ts_ms=parse_occurred_at(obj.get("occurred_at"), now_ms),
             source=source,
             verified=True,
             subscription_id=_parse_subscription_id(type_, obj.get("subscription_id")),
@@ -410,7 +410,7 @@ def _first_recipient_ref(candidates: tuple[str, ...], region: str, keyer: Recipi
     return ""
 
 
-def _parse_occurred_at(raw: object, now_ms: int) -> int:
+def parse_occurred_at(raw: object, now_ms: int) -> int:
     """ISO 8601 (naive means UTC) or epoch seconds -> epoch milliseconds; defaults to now."""
     if _absent(raw):
         return now_ms

@@ -30,12 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shortlinks.link import InvalidLink, Link
-from shortlinks.link import _label as link_label
-from shortlinks.link import _tags as link_tags
+from shortlinks.link import InvalidLink, Link, parse_label, parse_tags
 from shortlinks.recipient import InvalidRecipient, RecipientKeyer
-from tracker.conversion import InvalidConversion
-from tracker.conversion import _parse_occurred_at as parse_occurred_at
+from tracker.conversion import InvalidConversion, parse_occurred_at
+from tracker.events import message as event
 
 STATUSES: tuple[str, ...] = ("sent", "delivered", "undelivered", "failed", "read")
 SOURCES: tuple[str, ...] = ("api", "twilio", "telnyx")
@@ -45,10 +43,6 @@ API_FIELDS = frozenset({
     "message_id", "status", "recipient", "code", "channel", "campaign", "message", "tags", "provider",
     "occurred_at", "error_code",
 })
-EVENT_FIELDS: tuple[str, ...] = (
-    "kind", "message_id", "status", "ts", "recipient_ref", "code", "channel", "campaign", "message", "tags",
-    "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "provider", "error_code", "source",
-)
 
 # Twilio's MessageStatus values (Message resource): the ones that tell about delivery, and their meaning here.
 # queued, accepted, scheduled, sending: not yet out; canceled: a scheduled message that never went;
@@ -227,7 +221,7 @@ class Message:
     def to_event(self) -> dict[str, object]:
         """The stream event: flat, one field per column of the `messages` table, plus `kind`."""
         return {
-            "kind": "message",
+            "kind": event.KIND,
             "message_id": self.message_id,
             "status": self.status,
             "ts": self.ts_ms,
@@ -248,10 +242,10 @@ class Message:
         """Inverse of `to_event`, for the loader; keys it does not know are ignored (newer writers)."""
         if not isinstance(d, Mapping):
             raise InvalidMessage("bad_event", "a message event must be an object")
-        missing = [name for name in EVENT_FIELDS if name not in d]
+        missing = [name for name in event.FIELDS if name not in d]
         if missing:
             raise InvalidMessage("bad_event", f"{missing[0]}: missing from the event")
-        if d["kind"] != "message":
+        if d["kind"] != event.KIND:
             raise InvalidMessage("bad_event", "kind: expected 'message'")
         ts = d["ts"]
         if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
@@ -328,13 +322,13 @@ def _parse_labels(obj: Mapping[str, Any]) -> dict[str, Any]:
     labels: dict[str, Any] = {}
     try:
         if "channel" in given:
-            labels["channel"] = link_label(given, "channel")
+            labels["channel"] = parse_label(given, "channel")
         if "campaign" in given:
-            labels["campaign"] = link_label(given, "campaign", lower=False)
+            labels["campaign"] = parse_label(given, "campaign", lower=False)
         if "message" in given:
-            labels["message"] = link_label(given, "message", lower=False)
+            labels["message"] = parse_label(given, "message", lower=False)
         if "tags" in given:
-            labels["tags"] = link_tags(given["tags"])
+            labels["tags"] = parse_tags(given["tags"])
     except InvalidLink as exc:
         raise InvalidMessage("bad_label", str(exc)) from None
     return labels

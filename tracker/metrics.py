@@ -46,6 +46,11 @@ STORE_HOOKS = Counter(
     "unauthorized, ping, unavailable)",
     ["platform", "result", "reason"],
 )
+MESSAGES = Counter(
+    "tracker_messages",
+    "Message events received (POST /v1/messages, Twilio and Telnyx receipts), by source and result",
+    ["source", "result"],
+)
 LOADER_ROWS = Counter("tracker_loader_rows_inserted", "Rows inserted into ClickHouse", ["table"])
 LOADER_INSERT_ERRORS = Counter("tracker_loader_insert_errors", "Failed ClickHouse inserts (retried)")
 LOADER_DEAD_LETTERS = Counter("tracker_loader_dead_letters", "Events that could not be parsed, kept in dead_letters")

@@ -7,9 +7,11 @@ CLI prints that one line and exits.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -48,11 +50,18 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                "the one Settings > Notifications > Webhooks shows); unset: /hooks/shopify is 404"),
     "TRACKER_WOOCOMMERCE_SECRET": ("", "the Secret of the WooCommerce webhooks (WooCommerce > Settings > Advanced > "
                                    "Webhooks); unset: /hooks/woocommerce is 404"),
+    "TRACKER_VIEW_WINDOW": ("0", "view-through window: a purchase with no eligible click is credited to the "
+                            "buyer's last delivered message within it; 0 turns it off; "
+                            "TRACKER_VIEW_WINDOW_<CHANNEL> per channel (TRACKER_VIEW_WINDOW_SMS=24h)"),
+    "TRACKER_TWILIO_AUTH_TOKEN": ("", "Twilio auth token: verifies POST /hooks/twilio (unset: the hook answers 404)"),
+    "TRACKER_TELNYX_PUBLIC_KEY": ("", "Telnyx public key (base64, as the portal shows it): verifies POST "
+                                  "/hooks/telnyx (unset: the hook answers 404)"),
 }
 
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CHANNEL_WINDOW_PREFIX = "TRACKER_ATTRIBUTION_WINDOW_"
+_CHANNEL_VIEW_WINDOW_PREFIX = "TRACKER_VIEW_WINDOW_"
 
 
 class SettingsError(ValueError):
@@ -79,6 +88,29 @@ def parse_window(text: str) -> int:
     if not match or int(match.group(1)) <= 0:
         raise ValueError(f"expected a number and a unit s, m, h or d (like 7d), got {text!r}")
     return int(match.group(1)) * _WINDOW_UNITS[match.group(2)]
+
+
+def parse_view_window(text: str) -> int:
+    """As `parse_window`, and '0' (or '0h'...) turns view-through off: 0 seconds."""
+    match = _WINDOW_RE.match(text)
+    if text.strip() == "0" or (match and int(match.group(1)) == 0):
+        return 0
+    try:
+        return parse_window(text)
+    except ValueError:
+        raise ValueError(f"expected 0 (off) or a number and a unit s, m, h or d (like 24h), got {text!r}") from None
+
+
+def _per_channel(env: Mapping[str, str], prefix: str, parse: Callable[[str], int]) -> dict[str, int]:
+    """`<prefix><CHANNEL>=value` variables -> {channel (lower-case): seconds}; the error names the variable."""
+    windows: dict[str, int] = {}
+    for name, value in env.items():
+        if name.startswith(prefix) and len(name) > len(prefix):
+            try:
+                windows[name[len(prefix):].lower()] = parse(value)
+            except ValueError as exc:
+                raise SettingsError(f"{name}: {exc}") from None
+    return windows
 
 
 @dataclass(frozen=True)
@@ -120,10 +152,18 @@ class Settings:
         return f"{base.scheme}://{domain}{port}{base.path}"
     shopify_secret: str = ""
     woocommerce_secret: str = ""
+    view_window: int = 0
+    channel_view_windows: Mapping[str, int] = field(default_factory=dict)
+    twilio_auth_token: str = ""
+    telnyx_public_key: str = ""
 
     def window_for(self, channel: str) -> int:
         """Attribution window (seconds) of a channel: its own if configured, else the default."""
         return self.channel_windows.get(channel.lower(), self.attribution_window)
+
+    def view_window_for(self, channel: str) -> int:
+        """View-through window (seconds) of a channel: its own if configured, else the default; 0 is off."""
+        return self.channel_view_windows.get(channel.lower(), self.view_window)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -183,13 +223,18 @@ class Settings:
             window = parse_window(get("TRACKER_ATTRIBUTION_WINDOW"))
         except ValueError as exc:
             raise fail("TRACKER_ATTRIBUTION_WINDOW", str(exc)) from None
-        channel_windows: dict[str, int] = {}
-        for name, value in env.items():
-            if name.startswith(_CHANNEL_WINDOW_PREFIX) and len(name) > len(_CHANNEL_WINDOW_PREFIX):
-                try:
-                    channel_windows[name[len(_CHANNEL_WINDOW_PREFIX):].lower()] = parse_window(value)
-                except ValueError as exc:
-                    raise fail(name, str(exc)) from None
+        channel_windows = _per_channel(env, _CHANNEL_WINDOW_PREFIX, parse_window)
+
+        try:
+            view_window = parse_view_window(get("TRACKER_VIEW_WINDOW"))
+        except ValueError as exc:
+            raise fail("TRACKER_VIEW_WINDOW", str(exc)) from None
+        channel_view_windows = _per_channel(env, _CHANNEL_VIEW_WINDOW_PREFIX, parse_view_window)
+
+        telnyx_public_key = get("TRACKER_TELNYX_PUBLIC_KEY")
+        if telnyx_public_key and not _is_ed25519_public_key(telnyx_public_key):
+            raise fail("TRACKER_TELNYX_PUBLIC_KEY", "expected the base64 public key the Telnyx portal shows "
+                       "(32 bytes of Ed25519 key)")
 
         allowed_hosts = tuple(h.strip().lower() for h in get("TRACKER_ALLOWED_HOSTS").split(",") if h.strip())
 
@@ -235,6 +280,10 @@ class Settings:
             api_key=get("TRACKER_API_KEY"),
             shopify_secret=hook_secrets["TRACKER_SHOPIFY_SECRET"],
             woocommerce_secret=hook_secrets["TRACKER_WOOCOMMERCE_SECRET"],
+            view_window=view_window,
+            channel_view_windows=channel_view_windows,
+            twilio_auth_token=get("TRACKER_TWILIO_AUTH_TOKEN"),
+            telnyx_public_key=telnyx_public_key,
         )
         if overrides:
             from dataclasses import replace
@@ -248,3 +297,10 @@ class Settings:
             attr = name.removeprefix("TRACKER_").lower()
             if not getattr(self, attr):
                 raise SettingsError(f"{name}: required by this command but not set")
+
+
+def _is_ed25519_public_key(text: str) -> bool:
+    try:
+        return len(base64.b64decode(text, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False

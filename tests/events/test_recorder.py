@@ -6,7 +6,7 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from tracker.events.recorder import ACCEPTED, CONFLICT, DUPLICATE, ConversionRecorder
+from tracker.events.recorder import ACCEPTED, CONFLICT, DUPLICATE, MAX_SCRIPT_ITEMS, ConversionRecorder, MessageRecorder
 from tracker.events.streams import ensure_groups, stream_names, stream_tag
 
 
@@ -52,3 +52,34 @@ def test_a_delivery_is_seen_once_remembered(redis_url):
         return before, after, other
 
     assert asyncio.run(scenario()) == (False, True, False)
+def test_messages_are_recorded_once_per_id_and_status_apart_from_conversions(redis_url, sync_redis):
+    async def scenario() -> list[list[bool]]:
+        client = Redis.from_url(redis_url)
+        streams = stream_names(2)
+        await ensure_groups(client, streams)
+        messages, conversions = MessageRecorder(client, streams), ConversionRecorder(client, streams)
+        first = await messages.record_messages([("sent:SM1", b"{}"), ("delivered:SM1", b"{}"), ("sent:SM1", b"{}")])
+        # The same identity in another namespace is another event.
+        second = [outcome == "accepted" for outcome in await conversions.record([("sent:SM1", "x", b"{}")])]
+        await client.aclose()
+        return [first, second]
+
+    assert asyncio.run(scenario()) == [[True, True, False], [True]]
+    assert sum(sync_redis.xlen(s) for s in stream_names(2)) == 3
+
+
+def test_a_batch_larger_than_one_script_call_is_recorded_whole_and_once(redis_url, sync_redis):
+    async def scenario() -> tuple[list[bool], list[bool]]:
+        client = Redis.from_url(redis_url)
+        streams = stream_names(1)
+        await ensure_groups(client, streams)
+        recorder = MessageRecorder(client, streams)
+        items = [(f"sent:SM{i}", b"{}") for i in range(2 * MAX_SCRIPT_ITEMS + 5)]
+        first = await recorder.record_messages(items)
+        again = await recorder.record_messages(items[-10:])
+        await client.aclose()
+        return first, again
+
+    first, again = asyncio.run(scenario())
+    assert all(first) and len(first) == 2 * MAX_SCRIPT_ITEMS + 5 and not any(again)
+    assert sync_redis.xlen(stream_names(1)[0]) == 2 * MAX_SCRIPT_ITEMS + 5

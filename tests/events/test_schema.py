@@ -10,12 +10,14 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from shortlinks.link import Link
+from shortlinks.recipient import RecipientKeyer
 from tests.support.settings import make_settings
 from tracker.conversion import Conversion
 from tracker.edge.click import ClickRequest
 from tracker.edge.redirect import RedirectTarget
-from tracker.events import click, conversion
+from tracker.events import click, conversion, message
 from tracker.loader.rows import DEAD_LETTER_COLUMNS, DEAD_LETTERS, KINDS, BadEvent, click_row
+from tracker.message import Message
 
 LINK = Link(code="abc123", destination="https://shop.example/sale?x=1",
             tagged_url="https://shop.example/sale?x=1&utm_source=klaviyo&utm_medium=sms",
@@ -42,7 +44,7 @@ def test_every_table_the_loader_fills_has_exactly_the_columns_of_its_schema(clic
 
 def test_the_loader_knows_every_kind_by_the_name_its_schema_gives_it():
     assert {name: kind.table for name, kind in KINDS.items()} == {
-        click.KIND: click.TABLE, conversion.KIND: conversion.TABLE,
+        click.KIND: click.TABLE, conversion.KIND: conversion.TABLE, message.KIND: message.TABLE,
     }
 
 
@@ -104,3 +106,22 @@ def test_a_conversion_event_an_older_edge_wrote_still_loads_with_empty_later_fie
     older["type"] = "purchase"
     values = dict(zip((name for name, _ in conversion.COLUMNS), KINDS[conversion.KIND].row(older), strict=True))
     assert (values["subscription_id"], values["refund_id"]) == ("", "")
+
+
+def test_a_message_event_has_exactly_the_schema_fields_and_its_row_their_columns():
+    sent = Message.from_api({"message_id": "SM1", "status": "sent", "campaign": "spring", "tags": ["vip"],
+                             "occurred_at": 1_790_000_000}, RecipientKeyer("k" * 16), 1_790_000_000_000)
+    event = sent.to_event()
+    assert tuple(event) == message.FIELDS and event["kind"] == message.KIND
+    assert [name for name, _ in message.COLUMNS] == [name for name in message.FIELDS if name != "kind"]
+    row = dict(zip((name for name, _ in message.COLUMNS), KINDS[message.KIND].row(orjson.loads(orjson.dumps(event))),
+                   strict=True))
+    assert row["ts"] == datetime(2026, 9, 21, 14, 13, 20, tzinfo=UTC) and row["tags"] == ["vip"]
+    assert (row["message_id"], row["status"], row["campaign"], row["source"]) == ("SM1", "sent", "spring", "api")
+
+
+def test_a_message_event_off_its_schema_is_a_dead_letter_naming_it():
+    event = Message.from_api({"message_id": "SM1", "status": "sent"}, RecipientKeyer("k" * 16),
+                             1_790_000_000_000).to_event()
+    with pytest.raises(BadEvent, match="message: status"):
+        KINDS[message.KIND].row({**event, "status": "queued"})

@@ -388,8 +388,8 @@ def test_to_json_carries_the_query_the_formula_and_plain_numbers(clickhouse: Cli
            [purchase("o1", T, "19.99", click_id="a"), purchase("o2", T, "5.00")])
     body = run(clickhouse, SMS_1D, exclude_tags="test,internal").to_json()
     assert body["from"] == "2026-11-01T00:00:00.000Z" and body["to"] == "2026-12-01T00:00:00.000Z"
-    assert (body["group_by"], body["model"], body["window"], body["currency"]) == (["campaign"], "last_click",
-                                                                                    None, "EUR")
+    assert (body["group_by"], body["model"], body["window"], body["view_window"], body["currency"]) == (
+        ["campaign"], "last_click", None, None, "EUR")
     assert body["exclude_tags"] == ["test", "internal"]
     assert body["formula"] == (
         "A purchase in EUR is credited to the last human click on the same click id, else by the same recipient, "
@@ -399,7 +399,9 @@ def test_to_json_carries_the_query_the_formula_and_plain_numbers(clickhouse: Cli
     assert body["rows"] == [{
         "campaign": "spring", "clicks": 2, "human_clicks": 1, "bot_clicks": 1, "unique_clickers": 1,
         "orders": 1.0, "revenue": 19.99, "refunds": 0.0, "net_revenue": 19.99, "aov": 19.99,
-        "conversion_rate": 1.0, "revenue_per_click": 19.99,
+        "conversion_rate": 1.0, "revenue_per_click": 19.99, "sent": 0, "delivered": 0, "failed": 0,
+        "delivery_rate": None, "click_rate": None, "click_orders": 1.0, "view_orders": 0.0, "click_revenue": 19.99,
+        "view_revenue": 0.0, "revenue_per_message": None,
     }]
 
 
@@ -420,7 +422,9 @@ def test_to_csv_has_the_documented_header_and_fixed_point_numbers(clickhouse: Cl
     assert rows[0] == {
         "day": "2026-11-10", "campaign": "spring", "clicks": "1", "human_clicks": "1", "bot_clicks": "0",
         "unique_clickers": "1", "orders": "1.0000", "revenue": "10.00", "refunds": "0.00", "net_revenue": "10.00",
-        "aov": "10.00", "conversion_rate": "1.000000", "revenue_per_click": "10.00",
+        "aov": "10.00", "conversion_rate": "1.000000", "revenue_per_click": "10.00", "sent": "0", "delivered": "0",
+        "failed": "0", "delivery_rate": "", "click_rate": "", "click_orders": "1.0000", "view_orders": "0.0000",
+        "click_revenue": "10.00", "view_revenue": "0.00", "revenue_per_message": "",
     }
     assert rows[1]["campaign"] == "summer" and rows[1]["aov"] == "" and rows[1]["conversion_rate"] == ""
 

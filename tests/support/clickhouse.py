@@ -19,7 +19,7 @@ from clickhouse_connect.driver.client import Client
 
 from tracker.clickhouse.connect import connect
 from tracker.clickhouse.migrate import migrate, recorded_checksums
-from tracker.events import click, conversion
+from tracker.events import click, conversion, message
 
 
 @pytest.fixture(scope="session")
@@ -60,12 +60,14 @@ def clickhouse(clickhouse_url: str) -> Iterator[Client]:
 Row = dict[str, Any]
 
 
-def insert_rows(client: Client, clicks: Sequence[Row] = (), conversions: Sequence[Row] = ()) -> None:
+def insert_rows(
+    client: Client, clicks: Sequence[Row] = (), conversions: Sequence[Row] = (), messages: Sequence[Row] = (),
+) -> None:
     """Rows as the loader writes them: one block per table, column names and types given (a second identical
     block would be deduplicated)."""
     # A conversion row without the fields added later reads as one written before they existed.
     conversions = [{**dict.fromkeys(conversion.LATER_FIELDS, ""), **row} for row in conversions]
-    for schema, rows in ((click, clicks), (conversion, conversions)):
+    for schema, rows in ((click, clicks), (conversion, conversions), (message, messages)):
         table, columns = schema.TABLE, schema.COLUMNS
         if rows:
             client.insert(

@@ -61,7 +61,7 @@ def twilio_request(url: str, params: dict[str, str], token: str = TWILIO_TOKEN) 
     return urlencode(params).encode(), {
         "content-type": "application/x-www-form-urlencoded; charset=utf-8",
         "x-twilio-signature": twilio_signature(token, url, params),
-        "i-twilio-idempotency-token": base64.b64encode(params["MessageSid"].encode()).decode(),
+        "i-twilio-idempotency-token": base64.b64encode(params.get("MessageSid", "").encode()).decode(),
         "user-agent": "TwilioProxy/1.1",
     }
 
@@ -111,7 +111,13 @@ def telnyx_event(
 def telnyx_request(
     event: dict[str, Any], timestamp: int | None = None, key: Ed25519PrivateKey = TELNYX_KEY,
 ) -> tuple[bytes, dict[str, str]]:
-    body = orjson.dumps(event)
+    return telnyx_signed(orjson.dumps(event), timestamp, key)
+
+
+def telnyx_signed(
+    body: bytes, timestamp: int | None = None, key: Ed25519PrivateKey = TELNYX_KEY,
+) -> tuple[bytes, dict[str, str]]:
+    """Any body, signed as Telnyx signs a webhook: Ed25519 over `timestamp|body`."""
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     signature = base64.b64encode(key.sign(stamp.encode() + b"|" + body)).decode()
     return body, {

@@ -21,12 +21,13 @@ from tracker.admin.auth import BearerAuth
 from tracker.admin.compose_api import ComposeApi
 from tracker.admin.conversions_api import ConversionsApi
 from tracker.admin.links_api import LinksApi
+from tracker.admin.messages_api import MessagesApi
 from tracker.admin.openapi import openapi_routes
 from tracker.admin.reports_api import ReportsApi
 from tracker.clickhouse.connect import answers, connect_settings
 from tracker.dashboard.endpoints import Dashboard
 from tracker.dashboard.links_page import LinksPage
-from tracker.events.recorder import ConversionRecorder
+from tracker.events.recorder import ConversionRecorder, MessageRecorder
 from tracker.events.streams import ensure_groups, stream_names
 from tracker.health import health_routes
 from tracker.http_json import ApiError, error_response
@@ -52,6 +53,7 @@ class Admin:
             *LinksApi(settings, self.store).routes(),
             *ComposeApi(settings, self.store).routes(),
             *ConversionsApi(settings, self.recorder).routes(),
+            *MessagesApi(settings, MessageRecorder(self.redis, self.streams), self.store).routes(),
             *ReportsApi(settings, clickhouse).routes(),
             *dashboard.routes(),
             *LinksPage(settings, self.store, clickhouse, dashboard).routes(),

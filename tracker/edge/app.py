@@ -24,10 +24,11 @@ from shortlinks.redis_connection import AnyRedis, connect_redis
 from tracker.edge.click import IpKeyer
 from tracker.edge.link_cache import LinkCache
 from tracker.edge.pixel import Pixel, StorefrontScript
+from tracker.edge.receipts import receipt_routes
 from tracker.edge.redirect import NOT_FOUND_PAGE, Redirect, RedirectTarget
 from tracker.edge.store_hooks import StoreHooks
 from tracker.edge.tally import HotPathTally
-from tracker.events.recorder import ConversionRecorder
+from tracker.events.recorder import ConversionRecorder, MessageRecorder
 from tracker.events.streams import ensure_groups, stream_names
 from tracker.events.writer import EventWriter
 from tracker.health import health_routes
@@ -60,9 +61,12 @@ class Edge:
         recorder = ConversionRecorder(self.redis, self.streams)
         self.pixel = Pixel(settings, recorder)
         hooks = StoreHooks(settings, recorder).routes()
-        self.starlette_paths = STARLETTE_PATHS | {route.path for route in hooks}
+        # Delivery receipts: separate routes, never on the /{code} path.
+        receipts = receipt_routes(settings, MessageRecorder(self.redis, self.streams))
+        self.starlette_paths = STARLETTE_PATHS | {route.path for route in (*hooks, *receipts)}
         self.app = Starlette(
             routes=[
+                *receipts,
                 Route("/px.gif", self.pixel.serve, methods=["GET"]),
                 Route("/t.js", StorefrontScript(settings).serve, methods=["GET", "HEAD"]),
                 Route("/robots.txt", robots, methods=["GET", "HEAD"]),

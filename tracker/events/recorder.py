@@ -4,6 +4,9 @@ A conversion's identity is its (order_id, type) (and, for a store's refund, whic
 a fingerprint of the value and currency first recorded: the same conversion again is a duplicate, the same
 identity with another amount is a conflict, and neither changes anything. A store's delivery may also carry
 its own id (Shopify's event id): `seen` / `remember` let the hook skip a delivery it has handled before.
+
+`MessageRecorder` is the same recorder for message events (a text's status), with keys of their own: once per
+(message_id, status) and door, and the fingerprint a constant, so a repeat is a duplicate, never a conflict.
 """
 
 from __future__ import annotations
@@ -48,12 +51,17 @@ DELIVERY_TTL = 7 * 86400
 _DELIVERY_PREFIX = "tracker:delivery:"
 
 
+MAX_SCRIPT_ITEMS = 1000  # events per script call: a batch of 10,000 must not hold Redis for long
+
+
 class ConversionRecorder:
     """Writes conversions to the stream exactly once per identity.
 
     The dedup key of an identity lives in the same cluster slot as the stream it is written to
     (same hash tag), chosen by hashing the identity, so one script call can check and append.
     """
+
+    namespace = "conv"  # of the dedup keys: tracker:<namespace>:<stream tag>:<identity>
 
     def __init__(self, redis: AnyRedis, streams: Sequence[str]) -> None:
         self._redis = redis
@@ -68,12 +76,15 @@ class ConversionRecorder:
         outcomes: list[Outcome] = [DUPLICATE] * len(items)
         for shard, indexes in by_stream.items():
             stream = self._streams[shard]
-            args: list[str | bytes] = [str(DEDUP_TTL)]
-            for index in indexes:
-                args += list(items[index])
-            answers = await self._script(keys=[stream, f"tracker:conv:{stream_tag(stream)}:"], args=args)
-            for index, answer in zip(indexes, answers, strict=True):
-                outcomes[index] = _OUTCOMES[int(answer)]
+            keys = [stream, f"tracker:{self.namespace}:{stream_tag(stream)}:"]
+            for start in range(0, len(indexes), MAX_SCRIPT_ITEMS):
+                chunk = indexes[start:start + MAX_SCRIPT_ITEMS]
+                args: list[str | bytes] = [str(DEDUP_TTL)]
+                for index in chunk:
+                    args += list(items[index])
+                answers = await self._script(keys=keys, args=args)
+                for index, answer in zip(chunk, answers, strict=True):
+                    outcomes[index] = _OUTCOMES[int(answer)]
         return outcomes
 
     async def seen(self, delivery: str) -> bool:
@@ -84,3 +95,15 @@ class ConversionRecorder:
         """Marks a delivery handled; called after its conversions are recorded, so a failure in between only
         means the redelivery is checked conversion by conversion (and found to be duplicates)."""
         await self._redis.set(_DELIVERY_PREFIX + delivery, "1", ex=DELIVERY_TTL)
+
+
+class MessageRecorder(ConversionRecorder):
+    """Message events, once per identity (`Message.identity`): a provider's redelivered receipt counts once."""
+
+    namespace = "msg"
+    FINGERPRINT = "1"  # a message event has no amount: a repeat is always a duplicate
+
+    async def record_messages(self, items: Sequence[tuple[str, bytes]]) -> list[bool]:
+        """`items` are (identity, event JSON); True for new, False for a duplicate, in order."""
+        outcomes = await self.record([(identity, self.FINGERPRINT, event) for identity, event in items])
+        return [outcome == ACCEPTED for outcome in outcomes]

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from tracker.conversion import Conversion, InvalidConversion
-from tracker.events import click, conversion
+from tracker.events import click, conversion, message
 from tracker.loader.enrichment import classify
+from tracker.message import InvalidMessage, Message
 
 DEAD_LETTERS = "dead_letters"
 DEAD_LETTER_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -63,6 +64,15 @@ def conversion_row(event: dict[str, Any]) -> list[Any]:
             datetime.fromtimestamp(c.ts_ms / 1000, UTC), c.source, c.verified, c.subscription_id, c.refund_id]
 
 
+def message_row(event: dict[str, Any]) -> list[Any]:
+    try:
+        m = Message.from_event(event)
+    except InvalidMessage as exc:
+        raise BadEvent(f"message: {exc}") from None
+    fields = {**m.to_event(), "ts": datetime.fromtimestamp(m.ts_ms / 1000, UTC)}
+    return [fields[name] for name, _ in message.COLUMNS]
+
+
 class Kind(NamedTuple):
     table: str
     columns: tuple[tuple[str, str], ...]
@@ -73,4 +83,5 @@ class Kind(NamedTuple):
 KINDS: dict[str, Kind] = {
     click.KIND: Kind(click.TABLE, click.COLUMNS, click_row),
     conversion.KIND: Kind(conversion.TABLE, conversion.COLUMNS, conversion_row),
+    message.KIND: Kind(message.TABLE, message.COLUMNS, message_row),
 }

@@ -1,4 +1,5 @@
-"""Attribution: which human clicks a purchase is credited to, computed in ClickHouse when a report is asked for.
+"""Attribution: which human clicks (or delivered message) a purchase is credited to, computed in ClickHouse when a
+report is asked for.
 
 Nothing about credit is stored: the window, the model and the excluded tags are parameters of the query, so a
 marketer can change them after the fact and every past sale is credited again under the new rules.
@@ -15,19 +16,27 @@ The rules (SPEC section 7), in the order the query applies them:
    recipient. P's recipient is its own recipient_ref, else that of the click its click_id names, whichever
    click that is (even a bot or an old one): a cookie set weeks ago still tells us who the buyer is, and
    their recent tap on another device gets the credit. An empty recipient never matches anything.
-5. Credit: `last_click` the latest candidate (ties: greatest click_id), `first_click` the earliest (ties:
-   smallest click_id), `linear` each of the n candidates 1/n. A purchase without candidates is unattributed.
-6. A refund (type `refund`, any ts) of a credited order is credited like its purchase, in the same shares,
-   when its (deduplicated, so earliest) row is in the report currency.
+5. View-through, only when the view window is on: a purchase with no candidate click at all gets one
+   candidate, the buyer's (rule 4's recipient) last message delivered or read in
+   [P.ts - view_window(message.channel), P.ts], on a message carrying no excluded tag (ties: greatest
+   message_id). Click credit always wins: a message is never a candidate next to a click.
+6. Credit: `last_click` the latest candidate (ties: greatest click_id), `first_click` the earliest (ties:
+   smallest click_id), `linear` each of the n candidates 1/n; a view-through credit is whole under every model.
+   A purchase without candidates is unattributed.
+7. A refund (type `refund`, any ts) of a credited order is credited like its purchase, in the same shares
+   (clicks or message), when its (deduplicated, so earliest) row is in the report currency.
 
-The credit query returns sums per group and per n (the number of clicks sharing a purchase): the division by
-n happens once per group, in exact rational arithmetic (reports.py), so a linear split never loses or
-invents a fraction of a cent, and ClickHouse only ever adds Decimals.
+Messages (MESSAGES_SQL) are gathered per message_id from all their rows, the registration through the API
+and the providers' receipts, in whatever order they arrived.
+
+The credit query returns sums per group, per n (the number of clicks sharing a purchase) and per kind of
+credit (click or view): the division by n happens once per group, in exact rational arithmetic (campaign.py),
+so a linear split never loses or invents a fraction of a cent, and ClickHouse only ever adds Decimals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tracker.settings import Settings
 
@@ -51,9 +60,58 @@ PURCHASES_SQL = """
     WHERE first_ts >= {start:DateTime64(3, 'UTC')}
 """
 
-# Orders, money and refunds per (group, n); the caller divides by n. Placeholders in <...> are filled from
-# fixed tables (never from user input): <window> the per-channel window expression, <click_columns> and
-# <group_columns> the group keys. Every value is a bound {name:Type} parameter.
+# Each message once, from all its rows. Placeholder <rows> picks the messages (a condition on their rows; fixed
+# text, never user input); every row of a picked message counts. Its labels are those of its earliest row
+# registered through the API, else of its earliest receipt; its recipient the first one known, the API's
+# first. It was sent when any row says sent, delivered, undelivered or read (a delivered text was sent even if
+# its `sent` receipt never came), delivered at its first `delivered` or `read`, failed when it failed or was
+# undelivered and never delivered. first_ts is when we first heard of it: its send time.
+MESSAGES_SQL = """
+    SELECT message_id, first_ts, was_sent, was_delivered, was_failed, delivered_ts, labels.1 AS code,
+           labels.2 AS channel, labels.3 AS campaign, labels.4 AS message, labels.5 AS tags, labels.6 AS utm_source,
+           labels.7 AS utm_medium, labels.8 AS utm_campaign, labels.9 AS utm_content, labels.10 AS utm_term,
+           recipient AS recipient_ref
+    FROM (
+        SELECT message_id, min(ts) AS first_ts,
+               countIf(status IN ('sent', 'delivered', 'undelivered', 'read')) > 0 AS was_sent,
+               countIf(status IN ('delivered', 'read')) > 0 AS was_delivered,
+               countIf(status IN ('failed', 'undelivered')) > 0 AND NOT was_delivered AS was_failed,
+               minIf(ts, status IN ('delivered', 'read')) AS delivered_ts,
+               argMin((code, channel, campaign, message, tags, utm_source, utm_medium, utm_campaign, utm_content,
+                       utm_term), (source != 'api', ts)) AS labels,
+               argMin(recipient_ref, (recipient_ref = '', source != 'api', ts)) AS recipient
+        FROM messages
+        WHERE message_id IN (SELECT message_id FROM messages WHERE <rows>)
+        GROUP BY message_id
+    )
+"""
+
+# View-through candidates (rule 5), spliced into the credit query when the view window is on. <view_window> is
+# the per-channel expression, <message_columns> the group keys read from the message.
+_VIEW_SQL = """
+deliveries AS (
+    SELECT message_id, delivered_ts, recipient_ref, <view_window> AS window_s<message_columns>
+    FROM (<messages>)
+    WHERE was_delivered AND recipient_ref != '' AND NOT hasAny(tags, {excluded:Array(String)})
+      AND delivered_ts >= {view_scan_from:DateTime64(3, 'UTC')} AND delivered_ts < {end:DateTime64(3, 'UTC')}
+),
+view_candidates AS (
+    -- The buyer's last delivered message within its view window before the purchase: one per purchase.
+    SELECT b.order_id AS order_id, b.ts AS purchase_ts, b.value AS value, toUInt8(2) AS via,
+           d.message_id AS credit_id, d.delivered_ts AS credit_ts<view_candidate_columns>
+    FROM deliveries AS d
+    INNER JOIN buyers AS b ON b.buyer = d.recipient_ref
+    WHERE d.window_s > 0 AND d.delivered_ts <= b.ts
+      AND toUnixTimestamp64Milli(d.delivered_ts) >= toUnixTimestamp64Milli(b.ts) - toInt64(d.window_s) * 1000
+    ORDER BY order_id, credit_ts DESC, credit_id DESC
+    LIMIT 1 BY order_id
+),
+"""
+
+# Orders, money and refunds per (group, n, kind of credit); the caller divides by n. Placeholders in <...> are
+# filled from fixed tables (never from user input): <window> the per-channel window expression, <click_columns>
+# and <group_columns> the group keys, <view> and <view_union> the view-through part or nothing. Every value is
+# a bound {name:Type} parameter.
 _CREDIT_SQL = """
 WITH
 purchases AS (
@@ -72,15 +130,17 @@ named_clicks AS (
     WHERE click_id IN (SELECT click_id FROM period_rows WHERE click_id != '' AND recipient_ref = '')
     GROUP BY click_id
 ),
+buyers AS (
+    -- Each purchase with its buyer: its own recipient, else that of the click its click_id names.
+    SELECT p.order_id AS order_id, p.ts AS ts, p.value AS value, p.click_id AS click_id,
+           if(p.recipient_ref != '', p.recipient_ref, ifNull(n.recipient_ref, '')) AS buyer
+    FROM purchases AS p
+    LEFT JOIN named_clicks AS n ON n.click_id = p.click_id
+),
 match_keys AS (
     -- Two ways to find a purchase's clicks: via 0 = its click_id, via 1 = its recipient.
     SELECT order_id, ts, value, m.1 AS via, m.2 AS match_key
-    FROM (
-        SELECT p.order_id AS order_id, p.ts AS ts, p.value AS value, p.click_id AS click_id,
-               if(p.recipient_ref != '', p.recipient_ref, ifNull(n.recipient_ref, '')) AS buyer
-        FROM purchases AS p
-        LEFT JOIN named_clicks AS n ON n.click_id = p.click_id
-    )
+    FROM buyers
     ARRAY JOIN arrayFilter(x -> x.2 != '', [(toUInt8(0), click_id), (toUInt8(1), buyer)]) AS m
 ),
 eligible AS (
@@ -90,17 +150,20 @@ eligible AS (
     WHERE ts >= {scan_from:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
       AND NOT is_bot AND NOT hasAny(tags, {excluded:Array(String)})
 ),
-candidates AS (
+click_candidates AS (
     SELECT p.order_id AS order_id, p.ts AS purchase_ts, p.value AS value, p.via AS via,
-           e.click_id AS click_id, e.ts AS click_ts<candidate_columns>
+           e.click_id AS credit_id, e.ts AS credit_ts<candidate_columns>
     FROM eligible AS e
     INNER JOIN match_keys AS p ON p.via = e.via AND p.match_key = e.match_key
     WHERE e.ts <= p.ts
       AND toUnixTimestamp64Milli(e.ts) >= toUnixTimestamp64Milli(p.ts) - toInt64(e.window_s) * 1000
-    LIMIT 1 BY order_id, via, click_id
+    LIMIT 1 BY order_id, via, credit_id
+),<view>
+candidates AS (
+    SELECT * FROM click_candidates<view_union>
 ),
 chosen AS (
-    -- A click-id match, when there is one, beats every recipient match.
+    -- A click-id match, when there is one, beats every recipient match, which beats a delivered message.
     SELECT *, count() OVER (PARTITION BY order_id) AS n, <rank> AS credit_rank
     FROM (SELECT *, min(via) OVER (PARTITION BY order_id) AS best_via FROM candidates)
     WHERE via = best_via
@@ -118,17 +181,17 @@ refunds AS (
     )
     WHERE kept.1 = {currency:String}
 )
-SELECT <group_columns>, <share> AS share, count() AS credits,
+SELECT <group_columns>, <share> AS share, c.via = 2 AS by_view, count() AS credits,
        toDecimal128(sum(c.value), 4) AS value_sum, toDecimal128(sum(ifNull(r.value, 0)), 4) AS refund_sum
 FROM credited AS c
 LEFT JOIN refunds AS r ON r.order_id = c.order_id
-GROUP BY <group_names>, share
+GROUP BY <group_names>, share, by_view
 """
 
 # The one credited click of a purchase has rank 1; under linear every candidate has.
 _RANKS = {
-    "last_click": "row_number() OVER (PARTITION BY order_id ORDER BY click_ts DESC, click_id DESC)",
-    "first_click": "row_number() OVER (PARTITION BY order_id ORDER BY click_ts ASC, click_id ASC)",
+    "last_click": "row_number() OVER (PARTITION BY order_id ORDER BY credit_ts DESC, credit_id DESC)",
+    "first_click": "row_number() OVER (PARTITION BY order_id ORDER BY credit_ts ASC, credit_id ASC)",
     "linear": "toUInt64(1)",
 }
 # Under last/first click a purchase has one credited click: its whole value goes there.
@@ -141,33 +204,70 @@ def window_sql(window: int | None, settings: Settings) -> tuple[str, dict[str, o
     With a `window` override every channel gets it; otherwise `Settings.window_for` rules, as a multiIf on the
     lower-cased channel (window_for lower-cases too) whose branches are bound parameters.
     """
-    if window is not None:
-        return "{window_default:UInt64}", {"window_default": window}, window
-    params: dict[str, object] = {"window_default": settings.attribution_window}
+    return _per_channel_sql("window", window, settings.attribution_window, settings.channel_windows)
+
+
+def view_window_sql(view_window: int | None, settings: Settings) -> tuple[str, dict[str, object], int]:
+    """As `window_sql`, for a message's view-through window (`Settings.view_window_for`; 0 is off). The
+    longest window is 0 when view-through is off for every channel."""
+    return _per_channel_sql("view", view_window, settings.view_window, settings.channel_view_windows)
+
+
+def _per_channel_sql(
+    name: str, override: int | None, default: int, channels: Mapping[str, int]
+) -> tuple[str, dict[str, object], int]:
+    if override is not None:
+        return f"{{{name}_default:UInt64}}", {f"{name}_default": override}, override
+    params: dict[str, object] = {f"{name}_default": default}
     branches: list[str] = []
-    for i, (channel, seconds) in enumerate(sorted(settings.channel_windows.items())):
-        branches.append(f"lower(channel) = {{window_channel_{i}:String}}, {{window_{i}:UInt64}}")
-        params[f"window_channel_{i}"] = channel
-        params[f"window_{i}"] = seconds
-    longest = max([settings.attribution_window, *settings.channel_windows.values()])
+    for i, (channel, seconds) in enumerate(sorted(channels.items())):
+        branches.append(f"lower(channel) = {{{name}_channel_{i}:String}}, {{{name}_{i}:UInt64}}")
+        params[f"{name}_channel_{i}"] = channel
+        params[f"{name}_{i}"] = seconds
+    longest = max([default, *channels.values()])
     if not branches:
-        return "{window_default:UInt64}", params, longest
-    return f"multiIf({', '.join(branches)}, {{window_default:UInt64}})", params, longest
+        return f"{{{name}_default:UInt64}}", params, longest
+    return f"multiIf({', '.join(branches)}, {{{name}_default:UInt64}})", params, longest
 
 
-def credit_sql(model: str, click_keys: Sequence[tuple[str, str]], group_keys: Sequence[str], window: str) -> str:
-    """The credit query for `model`, grouped by `group_keys`.
+def messages_sql(rows: str) -> str:
+    """MESSAGES_SQL for the messages that have a row matching `rows` (fixed SQL text of the caller)."""
+    return MESSAGES_SQL.replace("<rows>", rows)
 
-    `click_keys` are (name, column) of the non-day keys, read from the credited click; `day` is the purchase's
-    day. All names come from the fixed GROUP_KEYS table, never from the request.
+
+def credit_sql(
+    model: str,
+    keys: Sequence[tuple[str, str, str | None]],
+    group_keys: Sequence[str],
+    window: str,
+    view_window: str | None = None,
+) -> str:
+    """The credit query for `model`, grouped by `group_keys`; with `view_window` (an expression), view-through.
+
+    `keys` are (name, clicks column, messages column or None) of the non-day keys, read from the credited click
+    or message (a key a message lacks is ''); `day` is the purchase's day. All names come from the fixed
+    GROUP_KEYS tables, never from the request.
     """
-    click_columns = "".join(f", {column}" for _, column in click_keys)
-    candidate_columns = "".join(f", toString(e.{column}) AS k_{name}" for name, column in click_keys)
+    click_columns = "".join(f", {column}" for _, column, _ in keys)
+    candidate_columns = "".join(f", toString(e.{column}) AS k_{name}" for name, column, _ in keys)
     group_columns = ", ".join(
         "toString(toDate(c.purchase_ts)) AS g_day" if key == "day" else f"c.k_{key} AS g_{key}" for key in group_keys
     )
+    view = view_union = ""
+    if view_window is not None:
+        view = "\n" + _VIEW_SQL.strip().removesuffix(",") + ","
+        view_union = "\n    UNION ALL\n    SELECT * FROM view_candidates"
     sql = _CREDIT_SQL
     for placeholder, text in (
+        ("<view>", view),
+        ("<view_union>", view_union),
+        ("<messages>", messages_sql(
+            "status IN ('delivered', 'read') AND ts >= {view_scan_from:DateTime64(3, 'UTC')} "
+            "AND ts < {end:DateTime64(3, 'UTC')}")),
+        ("<view_window>", view_window or ""),
+        ("<message_columns>", "".join(f", {column} AS m_{name}" for name, _, column in keys if column)),
+        ("<view_candidate_columns>", "".join(
+            f", toString(d.m_{name}) AS k_{name}" if column else f", '' AS k_{name}" for name, _, column in keys)),
         ("<purchases>", PURCHASES_SQL),
         ("<window>", window),
         ("<click_columns>", click_columns),
@@ -194,28 +294,51 @@ def _channel_label(channel: str) -> str:
     return channel.upper() if len(channel) <= 3 else channel.capitalize()
 
 
-def formula(model: str, currency: str, window: int | None, settings: Settings, exclude_tags: Sequence[str]) -> str:
-    """One sentence saying how a sale was credited, for the report's readers (and the docs, which quote it)."""
+def _within(override: int | None, default: int, channels: Mapping[str, int]) -> str:
+    """'7 days (SMS: 1 day)': the window of every channel, in words. A zero view window is 'off'; with the
+    default off, only the channels that have one are named: '24 hours for SMS'."""
+    if override is not None:
+        return describe_duration(override)
+    if not default:
+        on = [f"{describe_duration(s)} for {_channel_label(c)}" for c, s in sorted(channels.items()) if s]
+        return ", ".join(on[:-1]) + f" and {on[-1]}" if len(on) > 1 else on[0]
+    per_channel = [
+        f"{_channel_label(channel)}: {describe_duration(seconds) if seconds else 'off'}"
+        for channel, seconds in sorted(channels.items())
+    ]
+    within = describe_duration(default)
+    return f"{within} ({', '.join(per_channel)})" if per_channel else within
+
+
+def formula(
+    model: str,
+    currency: str,
+    window: int | None,
+    settings: Settings,
+    exclude_tags: Sequence[str],
+    view_window: int | None = None,
+) -> str:
+    """How a sale was credited, for the report's readers (and the docs, which quote it): one sentence, and one
+    more when view-through is on."""
     subject = f"A purchase in {currency}" if currency else "A purchase"
     verb = {
         "last_click": "is credited to the last human click",
         "first_click": "is credited to the first human click",
         "linear": "is split equally between the human clicks",
     }[model]
-    if window is not None:
-        within = describe_duration(window)
-    else:
-        within = describe_duration(settings.attribution_window)
-        per_channel = [
-            f"{_channel_label(channel)}: {describe_duration(seconds)}"
-            for channel, seconds in sorted(settings.channel_windows.items())
-        ]
-        if per_channel:
-            within += f" ({', '.join(per_channel)})"
+    within = _within(window, settings.attribution_window, settings.channel_windows)
     never = "bot clicks"
     if exclude_tags:
         never += f" and links tagged {' or '.join(exclude_tags)}"
-    return (
+    sentence = (
         f"{subject} {verb} on the same click id, else by the same recipient, within {within} before it; "
         f"{never} are never credited."
+    )
+    if view_window_sql(view_window, settings)[2] == 0:
+        return sentence
+    view_within = _within(view_window, settings.view_window, settings.channel_view_windows)
+    untagged = f" not tagged {' or '.join(exclude_tags)}" if exclude_tags else ""
+    return (
+        f"{sentence} A purchase with no eligible click is credited to the buyer's last message{untagged} "
+        f"delivered (or read) within {view_within} before it (view-through)."
     )

@@ -1,11 +1,12 @@
-"""The campaign report (`GET /v1/reports/campaigns`): click metrics and attributed revenue per group.
+"""The campaign report (`GET /v1/reports/campaigns`): message, click and attributed revenue metrics per group.
 
-A request is parsed once into a frozen `ReportQuery` (query.py); `campaign_report` runs three queries and returns
+A request is parsed once into a frozen `ReportQuery` (query.py); `campaign_report` runs four queries and returns
 a `Report` that renders itself as JSON or CSV; `run_report` runs it off the event loop for the API and the
 dashboard, and says `ReportUnavailable` when ClickHouse cannot answer.
 
-Where the work happens: ClickHouse counts clicks and credits purchases (attribution.py) and returns one row per
-group (per group and share size for the credit), so Python only touches a few rows per group, never a click.
+Where the work happens: ClickHouse counts messages and clicks and credits purchases (attribution.py) and returns
+one row per group (per group, share size and kind of credit for the credit), so Python only touches a few rows
+per group, never a click. Messages are counted on their own group keys, in the period they were sent in.
 Money stays exact end to end: ClickHouse adds Decimals, Python applies the linear 1/n shares to those sums in
 integers over a common denominator, and each figure is rounded once, half away from zero, at the end. Each figure
 is the rounding of its own exact value, so net_revenue can differ by a cent from the rounded revenue minus the
@@ -26,21 +27,28 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from tracker.reports.attribution import PURCHASES_SQL, credit_sql, formula, window_sql
+from tracker.reports.attribution import PURCHASES_SQL, credit_sql, formula, messages_sql, view_window_sql, window_sql
 from tracker.reports.query import InvalidReport, ReportQuery
 from tracker.settings import Settings
 
 METRICS: tuple[str, ...] = (
     "clicks", "human_clicks", "bot_clicks", "unique_clickers", "orders", "revenue", "refunds",
     "net_revenue", "aov", "conversion_rate", "revenue_per_click",
+    "sent", "delivered", "failed", "delivery_rate", "click_rate", "click_orders", "view_orders", "click_revenue",
+    "view_revenue", "revenue_per_message",
 )
 
 # Group key -> clicks column. `day` is not here: it is the click's day for click metrics, the purchase's for
-# order metrics.
+# order metrics, the day a message was sent for message metrics.
 GROUP_COLUMNS: dict[str, str] = {
     "channel": "channel", "source": "utm_source", "medium": "utm_medium", "campaign": "campaign",
     "message": "message", "content": "utm_content", "term": "utm_term",
     "code": "code", "domain": "domain", "device_type": "device_type", "os": "os", "browser": "browser",
+}
+# Group key -> messages column (MESSAGES_SQL), None for a key a message does not have (it counts under '').
+MESSAGE_COLUMNS: dict[str, str | None] = {
+    "channel": "channel", "source": "utm_source", "medium": "utm_medium", "campaign": "campaign",
+    "message": "message", "content": "utm_content", "term": "utm_term",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNITS = 10**4  # conversions.value is Decimal(18, 4)
@@ -58,6 +66,15 @@ FROM (
       AND NOT hasAny(tags, {excluded:Array(String)})
     GROUP BY click_id
 )
+GROUP BY <group_names>
+"""
+
+# Messages sent in the period (first heard of in it), on their own group keys; excluded tags are not counted.
+_MESSAGE_METRICS_SQL = f"""
+SELECT <group_columns>, countIf(was_sent) AS sent, countIf(was_delivered) AS delivered, countIf(was_failed) AS failed
+FROM ({messages_sql("ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}")})
+WHERE first_ts >= {{start:DateTime64(3, 'UTC')}} AND first_ts < {{end:DateTime64(3, 'UTC')}}
+  AND NOT hasAny(tags, {{excluded:Array(String)}})
 GROUP BY <group_names>
 """
 
@@ -90,6 +107,7 @@ class Report:
             "group_by": list(self.query.group_by),
             "model": self.query.model,
             "window": self.query.window,
+            "view_window": self.query.view_window,
             "currency": self.currency,
             "exclude_tags": list(self.query.exclude_tags),
             "formula": self.formula,
@@ -126,16 +144,19 @@ async def run_report(client: Client | None, query: ReportQuery, settings: Settin
 
 
 def campaign_report(client: Client, query: ReportQuery, settings: Settings) -> Report:
-    """Run the report. Blocking (the endpoint runs it in a thread); three queries, each one pass over its rows."""
+    """Run the report. Blocking (the endpoint runs it in a thread); four queries, each one pass over its rows."""
     window_expr, window_params, longest = window_sql(query.window, settings)
+    view_expr, view_params, longest_view = view_window_sql(query.view_window, settings)
     start_ms, end_ms = _epoch_ms(query.start), _epoch_ms(query.end)
     params: dict[str, object] = {
         "start": _ch_time(start_ms),
         "end": _ch_time(end_ms),
         # Clicks up to the longest window before the start can still be credited with a purchase inside it.
         "scan_from": _ch_time(max(0, start_ms - longest * 1000)),
+        "view_scan_from": _ch_time(max(0, start_ms - longest_view * 1000)),
         "excluded": list(query.exclude_tags),
         **window_params,
+        **view_params,
     }
     totals = {row[0]: (int(row[1]), Decimal(row[2])) for row in client.query(_PURCHASE_TOTALS_SQL, parameters=params)
               .result_rows}
@@ -147,31 +168,35 @@ def campaign_report(client: Client, query: ReportQuery, settings: Settings) -> R
     for row in client.query(_click_metrics_sql(query.group_by), parameters=params).result_rows:
         group = groups.setdefault(tuple(row[:n_keys]), _Group())
         group.clicks, group.human_clicks, group.bot_clicks, group.unique_clickers = (int(v) for v in row[n_keys:])
+    for row in client.query(_message_metrics_sql(query.group_by), parameters=params).result_rows:
+        group = groups.setdefault(tuple(row[:n_keys]), _Group())
+        group.sent, group.delivered, group.failed = (int(v) for v in row[n_keys:])
 
-    click_keys = [(key, GROUP_COLUMNS[key]) for key in query.group_by if key != "day"]
-    credit = credit_sql(query.model, click_keys, query.group_by, window_expr)
+    keys = [(key, GROUP_COLUMNS[key], MESSAGE_COLUMNS[key]) for key in query.group_by if key != "day"]
+    credit = credit_sql(query.model, keys, query.group_by, window_expr, view_expr if longest_view else None)
     credit_rows = client.query(credit, parameters=params).result_rows
     # Every share 1/n becomes (denominator / n) / denominator: plain integer sums, exact, and fast over
     # thousands of groups (Fraction would normalise at every addition).
     denominator = math.lcm(*(int(row[n_keys]) for row in credit_rows))
     for row in credit_rows:
-        share, credits, value_sum, refund_sum = row[n_keys:]
+        share, by_view, credits, value_sum, refund_sum = row[n_keys:]
         weight = denominator // int(share)
         group = groups.setdefault(tuple(row[:n_keys]), _Group())
-        group.orders += int(credits) * weight
-        group.revenue += _units(value_sum) * weight
+        credit_of = group.view if by_view else group.click
+        credit_of.orders += int(credits) * weight
+        credit_of.revenue += _units(value_sum) * weight
         group.refunds += _units(refund_sum) * weight
 
     rows = [group.row(query.group_by, keys, denominator) for keys, group in groups.items()]
     rows.sort(key=lambda r: (-_decimal(r["net_revenue"]), -_int(r["clicks"]), [r[k] for k in query.group_by]))
 
     total_orders, total_revenue = totals.get(currency, (0, Decimal(0)))
-    attributed_orders = sum(g.orders for g in groups.values())
-    attributed_revenue = sum(g.revenue for g in groups.values())
+    attributed_orders = sum(g.click.orders + g.view.orders for g in groups.values())
+    attributed_revenue = sum(g.click.revenue + g.view.revenue for g in groups.values())
     return Report(
         query=query,
         currency=currency,
-        formula=formula(query.model, currency, query.window, settings, query.exclude_tags),
+        formula=formula(query.model, currency, query.window, settings, query.exclude_tags, query.view_window),
         rows=rows,
         # Every credited order's shares add up to 1, so the attributed count is a whole number.
         unattributed_orders=total_orders - attributed_orders // denominator,
@@ -182,6 +207,14 @@ def campaign_report(client: Client, query: ReportQuery, settings: Settings) -> R
 
 
 @dataclass
+class _Credit:
+    """Orders in 1/denominator and revenue in 1/(denominator * 10^4) (see _units) of one kind of credit."""
+
+    orders: int = 0
+    revenue: int = 0
+
+
+@dataclass
 class _Group:
     """One row being added up, exactly: orders in 1/denominator, money in 1/(denominator * 10^4) (see _units)."""
 
@@ -189,28 +222,43 @@ class _Group:
     human_clicks: int = 0
     bot_clicks: int = 0
     unique_clickers: int = 0
-    orders: int = 0
-    revenue: int = 0
-    refunds: int = 0
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    click: _Credit = field(default_factory=_Credit)
+    view: _Credit = field(default_factory=_Credit)
+    refunds: int = 0  # of the orders credited here, by click or by view
 
     def row(self, group_by: tuple[str, ...], keys: tuple[str, ...], denominator: int) -> dict[str, object]:
-        net = self.revenue - self.refunds
+        orders = self.click.orders + self.view.orders
+        revenue = self.click.revenue + self.view.revenue
+        net = revenue - self.refunds
         money = denominator * _UNITS
-        humans = self.human_clicks
+        humans, delivered = self.human_clicks, self.delivered
         row: dict[str, object] = dict(zip(group_by, keys, strict=True))
         row.update(
             clicks=self.clicks,
             human_clicks=humans,
             bot_clicks=self.bot_clicks,
             unique_clickers=self.unique_clickers,
-            orders=round_half_up(self.orders, denominator, 4),
-            revenue=round_half_up(self.revenue, money, 2),
+            orders=round_half_up(orders, denominator, 4),
+            revenue=round_half_up(revenue, money, 2),
             refunds=round_half_up(self.refunds, money, 2),
             net_revenue=round_half_up(net, money, 2),
             # revenue / orders: the denominators cancel, leaving money units per order.
-            aov=round_half_up(self.revenue, self.orders * _UNITS, 2) if self.orders else None,
-            conversion_rate=round_half_up(self.orders, denominator * humans, 6) if humans else None,
+            aov=round_half_up(revenue, orders * _UNITS, 2) if orders else None,
+            conversion_rate=round_half_up(orders, denominator * humans, 6) if humans else None,
             revenue_per_click=round_half_up(net, money * humans, 2) if humans else None,
+            sent=self.sent,
+            delivered=delivered,
+            failed=self.failed,
+            delivery_rate=round_half_up(delivered, self.sent, 6) if self.sent else None,
+            click_rate=round_half_up(self.unique_clickers, delivered, 6) if delivered else None,
+            click_orders=round_half_up(self.click.orders, denominator, 4),
+            view_orders=round_half_up(self.view.orders, denominator, 4),
+            click_revenue=round_half_up(self.click.revenue, money, 2),
+            view_revenue=round_half_up(self.view.revenue, money, 2),
+            revenue_per_message=round_half_up(net, money * delivered, 2) if delivered else None,
         )
         return row
 
@@ -236,6 +284,18 @@ def _click_metrics_sql(group_by: tuple[str, ...]) -> str:
     return (
         _CLICK_METRICS_SQL.replace("<group_columns>", group_columns)
         .replace("<click_columns>", "".join(f", any({GROUP_COLUMNS[key]}) AS k_{key}" for key in keys))
+        .replace("<group_names>", ", ".join(f"g_{key}" for key in group_by))
+    )
+
+
+def _message_metrics_sql(group_by: tuple[str, ...]) -> str:
+    group_columns = ", ".join(
+        "toString(toDate(first_ts)) AS g_day" if key == "day"
+        else f"toString({MESSAGE_COLUMNS[key]}) AS g_{key}" if MESSAGE_COLUMNS[key] else f"'' AS g_{key}"
+        for key in group_by
+    )
+    return (
+        _MESSAGE_METRICS_SQL.replace("<group_columns>", group_columns)
         .replace("<group_names>", ", ".join(f"g_{key}" for key in group_by))
     )
 

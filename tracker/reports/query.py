@@ -13,13 +13,15 @@ import pycountry
 
 from shortlinks.utm import InvalidUtm, normalise_utm_value
 from tracker.reports.attribution import MODELS
-from tracker.settings import parse_window
+from tracker.settings import parse_view_window, parse_window
 
 GROUP_KEYS: tuple[str, ...] = (
     "channel", "source", "medium", "campaign", "message", "content", "term", "day",
     "code", "domain", "device_type", "os", "browser",
 )
-PARAMETERS: tuple[str, ...] = ("from", "to", "group_by", "model", "window", "currency", "exclude_tags", "format")
+PARAMETERS: tuple[str, ...] = (
+    "from", "to", "group_by", "model", "window", "currency", "exclude_tags", "view_window", "format",
+)
 DEFAULT_PERIOD = timedelta(days=30)
 MAX_PARAMETER_LENGTH = 1000
 MAX_EXCLUDE_TAGS = 50
@@ -36,7 +38,8 @@ class InvalidReport(ValueError):
 
 @dataclass(frozen=True)
 class ReportQuery:
-    """What a report is asked for, validated. `end` is exclusive; `window` None means per-channel windows."""
+    """What a report is asked for, validated. `end` is exclusive; `window` and `view_window` None mean the
+    per-channel windows of the settings; a `view_window` of 0 turns view-through off."""
 
     start: datetime
     end: datetime
@@ -45,6 +48,7 @@ class ReportQuery:
     window: int | None = None
     currency: str | None = None
     exclude_tags: tuple[str, ...] = ()
+    view_window: int | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, str], now: datetime) -> ReportQuery:
@@ -79,6 +83,7 @@ class ReportQuery:
             window=_parse_window(values["window"]) if "window" in values else None,
             currency=_parse_currency(values["currency"]) if "currency" in values else None,
             exclude_tags=_parse_tags(values.get("exclude_tags", "")),
+            view_window=_parse_window(values["view_window"], "view_window") if "view_window" in values else None,
         )
 
 
@@ -116,13 +121,14 @@ def _parse_model(text: str) -> str:
     return text
 
 
-def _parse_window(text: str) -> int:
+def _parse_window(text: str, name: str = "window") -> int:
+    """`window`, or `view_window`, which also takes 0 (off)."""
     try:
-        seconds = parse_window(text)
+        seconds = parse_view_window(text) if name == "view_window" else parse_window(text)
     except ValueError as exc:
-        raise InvalidReport(f"window: {exc}") from None
+        raise InvalidReport(f"{name}: {exc}") from None
     if seconds > MAX_WINDOW:
-        raise InvalidReport(f"window: at most {MAX_WINDOW // 86400}d")
+        raise InvalidReport(f"{name}: at most {MAX_WINDOW // 86400}d")
     return seconds
 
 
