@@ -108,6 +108,15 @@ def test_twilio_statuses_that_say_nothing_of_delivery_are_not_recorded() -> None
     assert set(TWILIO_STATUSES.values()) == set(STATUSES)
 
 
+def test_a_status_is_the_same_event_per_door_so_a_receipt_never_swallows_the_registration() -> None:
+    registered = Message.from_api({"message_id": "SM1", "status": "sent"}, KEYER, NOW_MS)
+    again = Message.from_api({"message_id": "SM1", "status": "sent", "campaign": "x"}, KEYER, NOW_MS + 5)
+    receipt = Message.from_twilio(twilio_params("SM1", "sent", PHONE), KEYER, NOW_MS)
+    assert receipt is not None
+    assert registered.identity == again.identity != receipt.identity
+    assert Message.from_api({"message_id": "SM1", "status": "delivered"}, KEYER, NOW_MS).identity != registered.identity
+
+
 def test_a_twilio_recipient_that_is_no_phone_is_kept_without_a_ref() -> None:
     message = Message.from_twilio(twilio_params("SM1", "sent", "12345"), KEYER, NOW_MS)
     assert message is not None and message.recipient_ref == ""

@@ -98,8 +98,11 @@ class Message:
 
     @property
     def identity(self) -> str:
-        """What makes two events the same one: (message_id, status). Redeliveries of a receipt count once."""
-        return f"{self.status}:{self.message_id}"
+        """What makes two events the same one: (message_id, status) per door. A provider's redelivered receipt
+        counts once, and so does a platform posting the same status twice; but the platform's registration of
+        a text and the provider's receipt of the same status are two facts (the registration brings the labels),
+        so a receipt that came first never turns the registration into a duplicate."""
+        return f"{self.source}:{self.status}:{self.message_id}"
 
     @classmethod
     def from_api(

@@ -11,7 +11,7 @@ import csv
 import io
 import random
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -528,9 +528,42 @@ class _Totals:
     human_clicks: int = 0
     bot_clicks: int = 0
     clickers: set[tuple[str, ...]] = field(default_factory=set)
-    orders: Fraction = Fraction(0)
-    revenue: Fraction = Fraction(0)
+    click_orders: Fraction = Fraction(0)
+    click_revenue: Fraction = Fraction(0)
+    view_orders: Fraction = Fraction(0)
+    view_revenue: Fraction = Fraction(0)
     refunds: Fraction = Fraction(0)
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+
+def gather_messages(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each text once, from all its rows (SPEC sections 6-7 as the docs say it): labels from its earliest API
+    row, else its earliest receipt; recipient the first known, the API's first; sent if any row says sent,
+    delivered, undelivered or read; delivered at its first delivered or read; failed if failed or undelivered
+    and never delivered."""
+    by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_id[row["message_id"]].append(row)
+    gathered = {}
+    for message_id, own in by_id.items():
+        statuses = {row["status"] for row in own}
+        labelled = min(own, key=lambda r: (r["source"] != "api", r["ts"]))
+        known = [r for r in own if r["recipient_ref"]]
+        delivered = [r["ts"] for r in own if r["status"] in ("delivered", "read")]
+        gathered[message_id] = {
+            **{name: labelled[name] for name in ("code", "channel", "campaign", "message", "tags", "utm_source",
+                                                 "utm_medium", "utm_campaign", "utm_content", "utm_term")},
+            "message_id": message_id,
+            "recipient_ref": min(known, key=lambda r: (r["source"] != "api", r["ts"]))["recipient_ref"]
+            if known else "",
+            "first_ts": min(row["ts"] for row in own),
+            "sent": bool(statuses & {"sent", "delivered", "undelivered", "read"}),
+            "delivered_ts": min(delivered) if delivered else None,
+            "failed": bool(statuses & {"failed", "undelivered"}) and not delivered,
+        }
+    return gathered
 
 
 def _round(value: Fraction, places: int) -> Decimal:
@@ -541,7 +574,8 @@ def _round(value: Fraction, places: int) -> Decimal:
 
 
 def expected_report(
-    clicks: list[dict[str, Any]], conversions: list[dict[str, Any]], query: ReportQuery, settings: Settings
+    clicks: list[dict[str, Any]], conversions: list[dict[str, Any]], query: ReportQuery, settings: Settings,
+    messages: Sequence[dict[str, Any]] = (),
 ) -> tuple[str, list[dict[str, object]], int, Decimal]:
     """The rules of SPEC section 7 and the report, one purchase at a time, in plain Python."""
     unique: dict[str, dict[str, Any]] = {}
@@ -569,6 +603,10 @@ def expected_report(
     def window(c: dict[str, Any]) -> timedelta:
         return timedelta(seconds=query.window if query.window is not None else settings.window_for(c["channel"]))
 
+    def view_window(m: dict[str, Any]) -> timedelta:
+        return timedelta(seconds=query.view_window if query.view_window is not None
+                         else settings.view_window_for(m["channel"]))
+
     totals: dict[tuple[str, ...], _Totals] = defaultdict(_Totals)
     for c in unique.values():
         if not query.start <= c["ts"] < query.end or excluded & set(c["tags"]):
@@ -580,6 +618,19 @@ def expected_report(
         else:
             t.human_clicks += 1
             t.clickers.add((c["recipient_ref"],) if c["recipient_ref"] else (c["ip_ref"], c["ts"].date().isoformat()))
+
+    texts = gather_messages(messages)
+    for m in texts.values():
+        if not query.start <= m["first_ts"] < query.end or excluded & set(m["tags"]):
+            continue
+        t = totals[label(m, m["first_ts"].date())]
+        t.sent += m["sent"]
+        t.delivered += m["delivered_ts"] is not None
+        t.failed += m["failed"]
+    delivered_to: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for m in texts.values():
+        if m["delivered_ts"] is not None and m["recipient_ref"]:
+            delivered_to[m["recipient_ref"]].append(m)
 
     by_recipient: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in unique.values():
@@ -594,37 +645,53 @@ def expected_report(
                     and p["ts"] - window(c) <= c["ts"] <= p["ts"])
 
         named = unique.get(p["click_id"]) if p["click_id"] else None
+        buyer = p["recipient_ref"] or (named["recipient_ref"] if named else "")
         if named is not None and eligible(named):
             candidates = [named]
         else:
-            buyer = p["recipient_ref"] or (named["recipient_ref"] if named else "")
             candidates = [c for c in by_recipient[buyer] if eligible(c)] if buyer else []
+        refunded = first.get((p["order_id"], "refund"))
+        refund_value = Fraction(refunded["value"]) if refunded and refunded["currency"] == currency else Fraction(0)
         if not candidates:
-            unattributed_orders += 1
-            unattributed_revenue += Fraction(p["value"])
+            seen = [m for m in delivered_to[buyer] if not excluded & set(m["tags"]) and view_window(m)
+                    and p["ts"] - view_window(m) <= m["delivered_ts"] <= p["ts"]] if buyer else []
+            if not seen:
+                unattributed_orders += 1
+                unattributed_revenue += Fraction(p["value"])
+                continue
+            last = max(seen, key=lambda m: (m["delivered_ts"], m["message_id"]))
+            t = totals[label(last, p["ts"].date())]
+            t.view_orders += 1
+            t.view_revenue += Fraction(p["value"])
+            t.refunds += refund_value
             continue
         ordered = sorted(candidates, key=lambda c: (c["ts"], c["click_id"]))
         shares = {"last_click": [(ordered[-1], Fraction(1))], "first_click": [(ordered[0], Fraction(1))],
                   "linear": [(c, Fraction(1, len(ordered))) for c in ordered]}[query.model]
-        refunded = first.get((p["order_id"], "refund"))
-        refund_value = Fraction(refunded["value"]) if refunded and refunded["currency"] == currency else Fraction(0)
         for c, share in shares:
             t = totals[label(c, p["ts"].date())]
-            t.orders += share
-            t.revenue += Fraction(p["value"]) * share
+            t.click_orders += share
+            t.click_revenue += Fraction(p["value"]) * share
             t.refunds += refund_value * share
 
     rows: list[dict[str, object]] = []
     for keys, t in totals.items():
-        net = t.revenue - t.refunds
+        orders, revenue = t.click_orders + t.view_orders, t.click_revenue + t.view_revenue
+        net = revenue - t.refunds
         row: dict[str, object] = dict(zip(query.group_by, keys, strict=True))
         row.update({
             "clicks": t.clicks, "human_clicks": t.human_clicks, "bot_clicks": t.bot_clicks,
-            "unique_clickers": len(t.clickers), "orders": _round(t.orders, 4), "revenue": _round(t.revenue, 2),
+            "unique_clickers": len(t.clickers), "orders": _round(orders, 4), "revenue": _round(revenue, 2),
             "refunds": _round(t.refunds, 2), "net_revenue": _round(net, 2),
-            "aov": _round(t.revenue / t.orders, 2) if t.orders else None,
-            "conversion_rate": _round(t.orders / t.human_clicks, 6) if t.human_clicks else None,
+            "aov": _round(revenue / orders, 2) if orders else None,
+            "conversion_rate": _round(orders / t.human_clicks, 6) if t.human_clicks else None,
             "revenue_per_click": _round(net / t.human_clicks, 2) if t.human_clicks else None,
+            "sent": t.sent, "delivered": t.delivered, "failed": t.failed,
+            "delivery_rate": _round(Fraction(t.delivered, t.sent), 6) if t.sent else None,
+            "click_rate": _round(Fraction(len(t.clickers), t.delivered), 6) if t.delivered else None,
+            "click_orders": _round(t.click_orders, 4), "view_orders": _round(t.view_orders, 4),
+            "click_revenue": _round(t.click_revenue, 2), "view_revenue": _round(t.view_revenue, 2),
+            "revenue_per_message": _round(net / t.delivered, 2) if t.delivered else None,
         })
         rows.append(row)
     rows.sort(key=lambda r: [-r["net_revenue"], -r["clicks"], *(r[k] for k in query.group_by)])  # type: ignore
