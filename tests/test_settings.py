@@ -25,6 +25,25 @@ def test_per_channel_windows_override_the_default():
     assert settings.window_for("email") == 3 * 86400
 
 
+def test_view_through_is_off_by_default_and_on_per_channel_or_for_all():
+    assert Settings.from_env({}).view_window == 0
+    settings = Settings.from_env({"TRACKER_VIEW_WINDOW_SMS": "24h", "TRACKER_VIEW_WINDOW_EMAIL": "0"})
+    assert (settings.view_window_for("SMS"), settings.view_window_for("email"), settings.view_window_for("push")) == (
+        86400, 0, 0)
+    everywhere = Settings.from_env({"TRACKER_VIEW_WINDOW": "12h", "TRACKER_VIEW_WINDOW_WHATSAPP": "0h"})
+    assert (everywhere.view_window_for("sms"), everywhere.view_window_for("whatsapp")) == (43200, 0)
+
+
+def test_the_provider_secrets_are_read_and_the_telnyx_key_checked():
+    key = "MCowBQYDK2VwAyEA" + "A" * 28  # 44 characters of base64, 33 bytes: not a raw key
+    assert Settings.from_env({}).twilio_auth_token == ""
+    settings = Settings.from_env({"TRACKER_TWILIO_AUTH_TOKEN": " tok ",
+                                  "TRACKER_TELNYX_PUBLIC_KEY": "A" * 43 + "="})
+    assert (settings.twilio_auth_token, settings.telnyx_public_key) == ("tok", "A" * 43 + "=")
+    with pytest.raises(SettingsError, match="^TRACKER_TELNYX_PUBLIC_KEY: "):
+        Settings.from_env({"TRACKER_TELNYX_PUBLIC_KEY": key})
+
+
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800)])
 def test_windows_parse_with_units(text, seconds):
     assert parse_window(text) == seconds
@@ -51,6 +70,10 @@ def test_windows_parse_with_units(text, seconds):
         ("TRACKER_SHORT_DOMAINS", "go.brand.example/x"),
         ("TRACKER_SHORT_DOMAINS", "bad host"),
         ("TRACKER_ADMIN_URL", "127.0.0.1:8081"),
+        ("TRACKER_VIEW_WINDOW", "a day"),
+        ("TRACKER_VIEW_WINDOW_SMS", "-1h"),
+        ("TRACKER_TELNYX_PUBLIC_KEY", "not base64!"),
+        ("TRACKER_TELNYX_PUBLIC_KEY", "c2hvcnQ="),  # base64, but 5 bytes
     ],
 )
 def test_a_bad_value_names_its_variable(name, value):

@@ -34,7 +34,7 @@ def test_document_is_served_without_auth_and_lists_every_admin_endpoint(admin_ur
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]) >= {"/v1/links", "/v1/links/batch", "/v1/links/{code}", "/v1/conversions",
                                       "/v1/reports/campaigns", "/v1/links/{code}/qr", "/v1/messages/compose",
-                                      "/v1/reports/bots", "/v1/conversions/import"}
+                                      "/v1/reports/bots", "/v1/conversions/import", "/v1/messages"}
 
 
 def test_generated_requests_never_get_a_server_error_and_answers_match_the_document(admin_url):

@@ -13,10 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tracker.admin.messages_api import MAX_MESSAGES
 from tracker.conversion import CONVERSION_TYPES
 from tracker.dashboard.sessions import SESSION_COOKIE
 from tracker.dashboard.views import FILTERS
 from tracker.http_json import json_response
+from tracker.message import STATUSES
 from tracker.reports.campaign import METRICS
 from tracker.reports.query import PARAMETERS
 
@@ -81,7 +83,7 @@ CONVERSION = {
 NUMBER_OR_NULL = {"type": ["number", "null"]}
 REPORT = {
     "type": "object",
-    "required": ["from", "to", "group_by", "model", "window", "currency", "exclude_tags", "formula",
+    "required": ["from", "to", "group_by", "model", "window", "view_window", "currency", "exclude_tags", "formula",
                  "unattributed_orders", "unattributed_revenue", "rows"],
     "properties": {
         "from": {"type": "string", "format": "date-time"},
@@ -89,6 +91,8 @@ REPORT = {
         "group_by": {"type": "array", "items": {"type": "string"}},
         "model": {"type": "string"},
         "window": {"type": ["integer", "null"], "description": "seconds; null: the per-channel windows"},
+        "view_window": {"type": ["integer", "null"],
+                        "description": "seconds; null: the per-channel view windows; 0: view-through off"},
         "currency": {"type": "string"},
         "exclude_tags": {"type": "array", "items": {"type": "string"}},
         "formula": {"type": "string", "description": "one sentence saying how a sale was credited"},
@@ -115,6 +119,25 @@ RECORDED = {
     "accepted": {"type": "integer", "description": "newly recorded"},
     "duplicates": {"type": "integer", "description": "recorded before with the same value and currency"},
     "conflicts": CONFLICTS,
+}
+MESSAGE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["message_id", "status"],
+    "properties": {
+        "message_id": {"type": "string", "minLength": 1, "maxLength": 128, "description": "the provider's id"},
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "recipient": {"type": "string", "maxLength": 254, "description": "phone (+E.164) or e-mail; never stored"},
+        "code": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$",
+                 "description": "the short link the text carried: the defaults of the labels and the recipient"},
+        "channel": {"type": "string", "maxLength": 200},
+        "campaign": {"type": "string", "maxLength": 200},
+        "message": {"type": "string", "maxLength": 200},
+        "tags": LINK_FIELDS["tags"],
+        "provider": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"},
+        "occurred_at": {"type": ["string", "number"], "description": "ISO 8601 date-time or epoch seconds"},
+        "error_code": {"type": ["string", "integer"], "description": "the provider's error code of a failure"},
+    },
 }
 
 
@@ -181,7 +204,7 @@ DOCUMENT: dict[str, Any] = {
             "basic": {"type": "http", "scheme": "basic", "description": "any user name, an API key as password"},
             "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
         },
-        "schemas": {"Error": ERROR, "Link": LINK, "Conversion": CONVERSION, "Report": REPORT},
+        "schemas": {"Error": ERROR, "Link": LINK, "Conversion": CONVERSION, "Report": REPORT, "Message": MESSAGE},
     },
     "security": [{"bearer": []}],
     "paths": {
@@ -306,9 +329,27 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/v1/messages": {
+            "post": {
+                "summary": "Record message events (sent, delivered, undelivered, failed, read), once per "
+                           "(message_id, status)",
+                "requestBody": json_body({"oneOf": [
+                    {"$ref": "#/components/schemas/Message"},
+                    {"type": "array", "minItems": 1, "maxItems": MAX_MESSAGES,
+                     "items": {"$ref": "#/components/schemas/Message"}},
+                ]}),
+                "responses": {
+                    "202": json_reply("accepted", {
+                        "type": "object", "required": ["accepted", "duplicates"],
+                        "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}},
+                    }),
+                    **errors(400, 401, 413, 422, 503),
+                },
+            }
+        },
         "/v1/reports/campaigns": {
             "get": {
-                "summary": "Clicks, orders and revenue per group, with attribution computed at query time",
+                "summary": "Messages, clicks, orders and revenue per group, with attribution computed at query time",
                 "parameters": query(*PARAMETERS),
                 "responses": {
                     "200": {
