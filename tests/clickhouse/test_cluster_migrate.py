@@ -34,6 +34,7 @@ SHARDING_KEYS = {
     "clicks": "cityHash64(click_id)",
     "conversions": "cityHash64(order_id)",
     "dead_letters": "cityHash64(stream, entry_id)",
+    "messages": "cityHash64(message_id)",
 }
 
 _ON_CLUSTER_RE = re.compile(r"\s+ON CLUSTER '[A-Za-z0-9_]+'")

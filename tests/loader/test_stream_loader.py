@@ -199,7 +199,7 @@ def test_trim_never_deletes_an_entry_another_group_has_not_acknowledged(redis_ur
 
 
 def test_schema_keeps_a_nonzero_deduplication_window(clickhouse):
-    for table in ("clicks", "conversions", "dead_letters"):
+    for table in ("clicks", "conversions", "messages", "dead_letters"):
         create = clickhouse.query(f"SHOW CREATE TABLE {table}").result_rows[0][0]
         window = int(create.split("non_replicated_deduplication_window = ")[1].split(",")[0].split()[0])
         assert window > 0, table

@@ -36,7 +36,7 @@ from tracker.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "schema"
 CLUSTER_MIGRATIONS_DIR = MIGRATIONS_DIR / "cluster"
-RETENTION_TABLES = ("clicks", "conversions", "dead_letters")
+RETENTION_TABLES = ("clicks", "conversions", "messages", "dead_letters")
 
 _FILE_RE = re.compile(r"(\d{4})_.+\.sql")
 # The bookkeeping table lives outside the numbered files because it must exist before we can read versions.

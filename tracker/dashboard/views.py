@@ -26,6 +26,9 @@ METRIC_LABELS: dict[str, str] = {
     "clicks": "Clicks", "human_clicks": "Human", "bot_clicks": "Bots", "unique_clickers": "Unique",
     "orders": "Orders", "revenue": "Revenue", "refunds": "Refunds", "net_revenue": "Net revenue", "aov": "AOV",
     "conversion_rate": "Conv. rate", "revenue_per_click": "Rev. / click",
+    "sent": "Sent", "delivered": "Delivered", "failed": "Failed", "delivery_rate": "Deliv. rate",
+    "click_rate": "Click rate", "click_orders": "Click orders", "view_orders": "View orders",
+    "click_revenue": "Click revenue", "view_revenue": "View revenue", "revenue_per_message": "Rev. / message",
 }
 MODEL_LABELS = {"last_click": "Last click", "first_click": "First click", "linear": "Linear (split)"}
 NO_CLICKHOUSE = (
@@ -128,12 +131,19 @@ def percent(value: object) -> str:
     return "–" if value is None else f"{Decimal(str(value)) * 100:.1f}%"
 
 
+MONEY_METRICS = frozenset({"revenue", "refunds", "net_revenue", "aov", "revenue_per_click", "click_revenue",
+                           "view_revenue", "revenue_per_message"})
+PER_UNIT_METRICS = frozenset({"revenue_per_click", "revenue_per_message"})  # shown without the currency code
+ORDER_METRICS = frozenset({"orders", "click_orders", "view_orders"})
+RATE_METRICS = frozenset({"conversion_rate", "delivery_rate", "click_rate"})
+
+
 def metric_text(value: object, name: str, currency: str) -> str:
-    if name in ("revenue", "refunds", "net_revenue", "aov", "revenue_per_click"):
-        return money(value, currency if name != "revenue_per_click" else "")
-    if name == "orders":
+    if name in MONEY_METRICS:
+        return money(value, "" if name in PER_UNIT_METRICS else currency)
+    if name in ORDER_METRICS:
         return orders_text(value)
-    if name == "conversion_rate":
+    if name in RATE_METRICS:
         return percent(value)
     return count(value)
 
