@@ -183,9 +183,10 @@ class Message:
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             raise InvalidMessage("bad_payload", "data: expected an object")
-        if data.get("event_type") not in TELNYX_EVENTS:
-            if not isinstance(data.get("event_type"), str):
-                raise InvalidMessage("bad_payload", "data.event_type: expected a string")
+        event_type = data.get("event_type")
+        if not isinstance(event_type, str):
+            raise InvalidMessage("bad_payload", "data.event_type: expected a string")
+        if event_type not in TELNYX_EVENTS:
             return []
         payload = data.get("payload")
         if not isinstance(payload, dict):
