@@ -1,7 +1,7 @@
 """The worked example of docs/attribution.md is what the product computes, figure by figure.
 
-The page marks its parts with `<!-- example: name -->`: `settings` (a block of VAR=value lines), `clicks` and
-`conversions` (tables of events), then for each report a `report` (the request), its `formula` (the sentence
+The page marks its parts with `<!-- example: name -->`: `settings` (a block of VAR=value lines), `clicks`,
+`messages` and `conversions` (tables of events), then for each report a `report` (the request), its `formula` (the sentence
 quoted) and `rows` (the expected rows, and a `(unattributed)` row for what no click got). This test
 loads the events into a real ClickHouse engine (chDB), runs each report and compares.
 """
@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from tests.support import markdown
 from tests.support.clickhouse import insert_rows
-from tracker.events import click, conversion
+from tracker.events import click, conversion, message
 from tracker.reports.campaign import Report, campaign_report
 from tracker.reports.query import ReportQuery
 from tracker.settings import Settings
@@ -70,6 +70,15 @@ def conversion_row(row: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def message_row(row: dict[str, str]) -> dict[str, Any]:
+    return {
+        "message_id": row["message_id"], "ts": moment(row["time"]), "status": row["status"],
+        "channel": row["channel"], "campaign": row["campaign"], "message": row["message"],
+        "recipient_ref": row["recipient"], "tags": [tag.strip() for tag in row["tags"].split(",") if tag.strip()],
+        "source": row["source"], "provider": "" if row["source"] == "api" else row["source"],
+    }
+
+
 def complete(row: dict[str, Any], columns: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     """Every column of the event's schema, the example's values where it gives them."""
     return {name: row.get(name, column_default(kind)) for name, kind in columns}
@@ -98,10 +107,12 @@ def test_the_worked_example_is_what_the_reports_compute(clickhouse: Client) -> N
     settings = Settings.from_env(dict(line.split("=", 1) for line in markdown.code(settings_block)))
     [clicks] = [table(block) for name, block in parts if name == "clicks"]
     [conversions] = [table(block) for name, block in parts if name == "conversions"]
+    [messages] = [table(block) for name, block in parts if name == "messages"]
     insert_rows(
         clickhouse,
         clicks=[complete(click_row(row), click.COLUMNS) for row in clicks],
         conversions=[complete(conversion_row(row), conversion.COLUMNS) for row in conversions],
+        messages=[complete(message_row(row), message.COLUMNS) for row in messages],
     )
 
     seen = {"report": 0, "formula": 0, "rows": 0}

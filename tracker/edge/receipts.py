@@ -8,7 +8,7 @@ the parsed form parameters, so a body that is no form at all is a 400 before its
 one without the signature header is a 401 first.) Nothing is recorded before the signature holds, and a
 request refused at any step records nothing.
 
-A hook whose secret is unset is not routed at all, so it answers the edge's plain 404.
+A hook whose secret is unset answers the edge's plain 404, as if the path did not exist.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import orjson
 from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -55,16 +56,21 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 
 def receipt_routes(settings: Settings, recorder: MessageRecorder) -> list[Route]:
-    """The hooks whose secret is set; the others are not routed and answer the edge's 404."""
+    """Both hooks; one whose secret is unset answers the edge's plain 404, as a path that does not exist."""
     keyer = RecipientKeyer(settings.secret)
-    routes = []
+    twilio_hook = not_configured
     if settings.twilio_auth_token:
-        twilio_hook = TwilioReceipts(settings.twilio_auth_token, settings.short_base, keyer, recorder)
-        routes.append(Route(TWILIO_PATH, twilio_hook.serve, methods=["POST"]))
+        twilio_hook = TwilioReceipts(settings.twilio_auth_token, settings.short_base, keyer, recorder).serve
+    telnyx_hook = not_configured
     if settings.telnyx_public_key:
-        telnyx_hook = TelnyxReceipts(TelnyxVerifier(parse_public_key(settings.telnyx_public_key)), keyer, recorder)
-        routes.append(Route(TELNYX_PATH, telnyx_hook.serve, methods=["POST"]))
-    return routes
+        verifier = TelnyxVerifier(parse_public_key(settings.telnyx_public_key))
+        telnyx_hook = TelnyxReceipts(verifier, keyer, recorder).serve
+    return [Route(TWILIO_PATH, twilio_hook, methods=["POST"]), Route(TELNYX_PATH, telnyx_hook, methods=["POST"])]
+
+
+async def not_configured(request: Request) -> Response:
+    # The app's 404 handler renders the same page as a missing short code.
+    raise HTTPException(404)
 
 
 _RESULTS = {401: "unauthorized", 503: "unavailable"}
