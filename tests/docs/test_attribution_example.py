@@ -1,9 +1,9 @@
 """The worked example of docs/attribution.md is what the product computes, figure by figure.
 
 The page marks its parts with `<!-- example: name -->`: `settings` (a block of VAR=value lines), `clicks`,
-`messages` and `conversions` (tables of events), then for each report a `report` (the request), its `formula` (the sentence
-quoted) and `rows` (the expected rows, and a `(unattributed)` row for what no click got). This test
-loads the events into a real ClickHouse engine (chDB), runs each report and compares.
+`messages` and `conversions` (tables of events), then for each report a `report` (the request), its `formula`
+(the sentence quoted) and `rows` (the expected rows, and a `(unattributed)` row for what no click got). This
+test loads the events into a real ClickHouse engine (chDB), runs each report and compares.
 """
 
 from __future__ import annotations
