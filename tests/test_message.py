@@ -49,7 +49,7 @@ def test_fields_given_beat_the_links_defaults_and_are_normalised_like_a_links() 
         "provider": "Attentive", "occurred_at": "2026-11-20T10:00:00Z", "error_code": 30003,
     }, KEYER, NOW_MS, LINKS)
     assert (message.message_id, message.status, message.channel, message.campaign, message.message) == (
-        "SM1", "delivered", "whatsapp", "Winback", "m2")
+        "SM1", "delivered", "whatsapp", "winback", "m2")
     assert message.tags == ("test_send",) and message.recipient_ref == KEYER.ref("+14155550199")
     assert (message.provider, message.error_code) == ("attentive", "30003")
     assert message.ts_ms == int(datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp() * 1000)

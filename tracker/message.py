@@ -328,7 +328,7 @@ def _parse_labels(obj: Mapping[str, Any]) -> dict[str, Any]:
         if "channel" in given:
             labels["channel"] = parse_label(given, "channel")
         if "campaign" in given:
-            labels["campaign"] = parse_label(given, "campaign", lower=False)
+            labels["campaign"] = parse_label(given, "campaign")  # normalised as a link's campaign and utm_campaign
         if "message" in given:
             labels["message"] = parse_label(given, "message", lower=False)
         if "tags" in given:

@@ -597,8 +597,10 @@ def expected_report(
 
     def label(c: dict[str, Any], day: date) -> tuple[str, ...]:
         names = {"channel": "channel", "source": "utm_source", "medium": "utm_medium", "campaign": "campaign",
-                 "message": "message", "content": "utm_content", "term": "utm_term"}
-        return tuple(day.isoformat() if k == "day" else str(c[names[k]]) for k in query.group_by)
+                 "message": "message", "content": "utm_content", "term": "utm_term", "code": "code",
+                 "domain": "domain", "device_type": "device_type", "os": "os", "browser": "browser"}
+        # A text has no domain, device, OS or browser: it counts under ''.
+        return tuple(day.isoformat() if k == "day" else str(c.get(names[k], "")) for k in query.group_by)
 
     def window(c: dict[str, Any]) -> timedelta:
         return timedelta(seconds=query.window if query.window is not None else settings.window_for(c["channel"]))

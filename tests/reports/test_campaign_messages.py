@@ -14,8 +14,8 @@ from clickhouse_connect.driver.client import Client
 
 from tests.reports.test_campaign import DAY, HOUR, NOW, PERIOD, T, by, click, purchase, refund
 from tests.support.clickhouse import insert_rows
-from tracker.reports.campaign import Report, campaign_report
-from tracker.reports.query import ReportQuery
+from tracker.reports.campaign import GROUP_COLUMNS, MESSAGE_COLUMNS, Report, campaign_report
+from tracker.reports.query import GROUP_KEYS, ReportQuery
 from tracker.settings import Settings
 
 DEFAULT_SETTINGS = Settings.from_env({})
@@ -48,6 +48,10 @@ def run(client: Client, settings: Settings = VIEW_24H, **params: str) -> Report:
 
 def figures(report: Report, *names: str) -> dict[Any, tuple[object, ...]]:
     return {key: tuple(row[name] for name in names) for key, row in by(report).items()}
+
+
+def test_every_group_key_says_what_it_is_for_a_message() -> None:
+    assert set(MESSAGE_COLUMNS) == set(GROUP_COLUMNS) == set(GROUP_KEYS) - {"day"}
 
 
 def test_sends_deliveries_and_failures_are_counted_per_message_on_its_own_labels(clickhouse: Client) -> None:

@@ -247,7 +247,8 @@ def click_row(rng: random.Random, code: str, labels: dict[str, Any], ref: str, a
     """A click on the link as the edge and the loader would store it."""
     return {
         "click_id": f"k{rng.getrandbits(96):024x}", "ts": at_ms(at), "code": code, **labels,
-        "recipient_ref": ref, "destination_host": "shop.example", "method": "GET", "is_bot": bot,
+        "recipient_ref": ref, "destination_host": "shop.example", "domain": "go.shop.example", "method": "GET",
+        "is_bot": bot,
         "bot_reason": "preview" if bot else "", "device_type": "mobile", "os": "iOS", "browser": "Safari",
         "referer": "", "ip_ref": f"ip{rng.randrange(900)}",
     }
@@ -338,6 +339,7 @@ def test_a_generated_campaign_reports_exactly_what_an_independent_model_computes
         *({"model": model} for model in MODELS),
         *({"model": model, "view_window": "0"} for model in MODELS),
         {"model": "last_click", "group_by": "channel,campaign,message,day"},
+        {"model": "linear", "group_by": "code,domain,device_type"},
         {"model": "linear", "group_by": "source,medium,campaign", "view_window": "3d"},
         {"model": "first_click", "group_by": "campaign", "view_window": "3d", "currency": "USD"},
         {"model": "last_click", "group_by": "channel", "exclude_tags": ""},

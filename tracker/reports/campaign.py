@@ -49,6 +49,7 @@ GROUP_COLUMNS: dict[str, str] = {
 MESSAGE_COLUMNS: dict[str, str | None] = {
     "channel": "channel", "source": "utm_source", "medium": "utm_medium", "campaign": "campaign",
     "message": "message", "content": "utm_content", "term": "utm_term",
+    "code": "code", "domain": None, "device_type": None, "os": None, "browser": None,
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNITS = 10**4  # conversions.value is Decimal(18, 4)
