@@ -63,7 +63,8 @@ class MessagesApi:
                 MESSAGES.labels("api", "rejected").inc()
                 raise ApiError(422, f"{_where(index, body)}{exc}") from None
         try:
-            accepted = await self._recorder.record_messages([(m.identity, orjson.dumps(m.to_event())) for m in messages])
+            accepted = await self._recorder.record_messages(
+                [(m.identity, orjson.dumps(m.to_event())) for m in messages])
         except (RedisError, OSError):
             raise ApiError(503, "event store unavailable, nothing was recorded; retry later") from None
         new = sum(accepted)
