@@ -235,9 +235,9 @@ class Message:
             "campaign": self.campaign,
             "message": self.message,
             "tags": list(self.tags),
-            **{f"utm_{key}": self.utm.get(key, "") for key in UTM_KEYS},
             "provider": self.provider,
             "error_code": self.error_code,
+            **{f"utm_{key}": self.utm.get(key, "") for key in UTM_KEYS},
             "source": self.source,
         }
 

@@ -34,14 +34,17 @@ SPEC_COLUMNS = {
         "subscription_id",
     ],
     "dead_letters": ["ts", "stream", "entry_id", "reason", "payload"],
-    # SPEC's columns, then the link's UTM values and the door a row came through (docs/api.md).
     "messages": [
         "message_id", "status", "ts", "recipient_ref", "code", "channel", "campaign", "message", "tags",
-        "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "provider", "error_code", "source",
+        "provider", "error_code",
     ],
 }
 # Columns of ours after the spec's (docs/attribution.md says what they hold).
-EXTRA_COLUMNS = {"clicks": [], "conversions": ["refund_id"], "dead_letters": []}
+EXTRA_COLUMNS = {
+    "clicks": [], "conversions": ["refund_id"], "dead_letters": [],
+    # the link's UTM values, and the door a row came through (docs/attribution.md, view-through)
+    "messages": ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "source"],
+}
 EVENT_TABLES = tuple(SPEC_COLUMNS)
 
 

@@ -14,7 +14,7 @@ TABLE = "messages"
 # these fields less `kind`, in the same order.
 FIELDS: tuple[str, ...] = (
     "kind", "message_id", "status", "ts", "recipient_ref", "code", "channel", "campaign", "message", "tags",
-    "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "provider", "error_code", "source",
+    "provider", "error_code", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "source",
 )
 
 # The `messages` table, in insert order: column name and ClickHouse type.
@@ -28,12 +28,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("campaign", "String"),
     ("message", "String"),
     ("tags", "Array(LowCardinality(String))"),
+    ("provider", "LowCardinality(String)"),
+    ("error_code", "LowCardinality(String)"),
     ("utm_source", "LowCardinality(String)"),
     ("utm_medium", "LowCardinality(String)"),
     ("utm_campaign", "LowCardinality(String)"),
     ("utm_content", "LowCardinality(String)"),
     ("utm_term", "LowCardinality(String)"),
-    ("provider", "LowCardinality(String)"),
-    ("error_code", "LowCardinality(String)"),
     ("source", "LowCardinality(String)"),
 )
