@@ -9,8 +9,10 @@ only then can another process open its chDB folder.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,6 +20,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from tracker.dev.embedded_redis import free_port
 
@@ -35,6 +40,8 @@ class Deployment:
     secret: str = ""  # TRACKER_SECRET when known: lets the load sign its pixels
     clickhouse_url: str = ""  # where the loss check reads; "" skips it
     self_started: bool = False
+    twilio_token: str = ""  # TRACKER_TWILIO_AUTH_TOKEN when known: lets the load post Twilio receipts
+    telnyx_private_key: str = ""  # base64 key whose public half is TRACKER_TELNYX_PUBLIC_KEY: Telnyx receipts
 
 
 class DevProcess:
@@ -49,6 +56,9 @@ class DevProcess:
         self._ready = threading.Event()  # set on the ready line or at end of output, whichever comes first
         self._output: list[str] = []
         self._pump_thread: threading.Thread | None = None
+        # The providers' secrets of this run, made up here: the load signs receipts as Twilio and Telnyx would.
+        self.twilio_token = secrets.token_hex(16)
+        self._telnyx_key = Ed25519PrivateKey.generate()
 
     @property
     def data(self) -> Path:
@@ -56,7 +66,10 @@ class DevProcess:
 
     def start(self) -> Deployment:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-        env.update(PYTHONPATH=str(REPO), TRACKER_DURABILITY=self.durability, PYTHONUNBUFFERED="1")
+        public_key = self._telnyx_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        env.update(PYTHONPATH=str(REPO), TRACKER_DURABILITY=self.durability, PYTHONUNBUFFERED="1",
+                   TRACKER_TWILIO_AUTH_TOKEN=self.twilio_token,
+                   TRACKER_TELNYX_PUBLIC_KEY=base64.b64encode(public_key).decode())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tracker.cli", "dev", "--host", "127.0.0.1", "--edge-port", str(self.edge_port),
              "--admin-port", str(self.admin_port), "--data", str(self.data)],
@@ -76,6 +89,9 @@ class DevProcess:
             secret=(self.data / "secret").read_text().strip(),
             clickhouse_url=f"chdb://{self.work / 'data' / 'clickhouse'}",
             self_started=True,
+            twilio_token=self.twilio_token,
+            telnyx_private_key=base64.b64encode(self._telnyx_key.private_bytes(
+                Encoding.Raw, PrivateFormat.Raw, NoEncryption())).decode(),
         )
 
     def stop(self) -> int:

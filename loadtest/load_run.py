@@ -68,6 +68,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     load.add_argument("--recipient-weight", type=int, default=70)
     load.add_argument("--bot-weight", type=int, default=15)
     load.add_argument("--shopper-weight", type=int, default=15)
+    load.add_argument("--provider-weight", type=int, default=20,
+                      help="Provider users: delivery receipts, two per text (self-started dev, or --host with "
+                           "$TRACKER_LOADTEST_TWILIO_TOKEN and $TRACKER_LOADTEST_TELNYX_KEY)")
     load.add_argument("--locust-processes", type=int, default=0, help="Locust --processes (default: one process)")
 
     slo = parser.add_argument_group("service level objectives")
@@ -109,7 +112,7 @@ def run_locust(args: argparse.Namespace, target: Deployment, run_id: str, work: 
         "--host", target.edge_url, "--admin-host", target.admin_url, "--links", str(args.links),
         "--run-id", run_id, "--record-dir", str(records), "--think-time", str(args.think_time),
         "--recipient-weight", str(args.recipient_weight), "--bot-weight", str(args.bot_weight),
-        "--shopper-weight", str(args.shopper_weight),
+        "--shopper-weight", str(args.shopper_weight), "--provider-weight", str(args.provider_weight),
         "--json-file", str(work / "locust"), "--csv", str(work / "locust"), "--exit-code-on-error", "0",
         "--loglevel", "WARNING",
     ]
@@ -119,6 +122,7 @@ def run_locust(args: argparse.Namespace, target: Deployment, run_id: str, work: 
         command.append("--allow-remote")
     # Secrets go through the environment, not argv (visible to every user in ps).
     env = {**os.environ, "LOCUST_API_KEY": target.api_key, "LOCUST_PIXEL_SECRET": target.secret,
+           "LOCUST_TWILIO_TOKEN": target.twilio_token, "LOCUST_TELNYX_PRIVATE_KEY": target.telnyx_private_key,
            "PYTHONPATH": str(REPO)}
     limit = args.duration + 120 + args.links / 1000  # link creation, ramp-down, stats: bounded all the same
     with (work / "locust.log").open("w") as log:
@@ -174,7 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.host:
             target = Deployment(edge_url=args.host, admin_url=args.admin_host, api_key=args.api_key,
-                                secret=args.pixel_secret, clickhouse_url=args.clickhouse_url)
+                                secret=args.pixel_secret, clickhouse_url=args.clickhouse_url,
+                                twilio_token=os.environ.get("TRACKER_LOADTEST_TWILIO_TOKEN", ""),
+                                telnyx_private_key=os.environ.get("TRACKER_LOADTEST_TELNYX_KEY", ""))
             what = f"{args.host}"
         else:
             dev = DevProcess(work, args.durability)

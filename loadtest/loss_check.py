@@ -1,10 +1,12 @@
 """The loss check: every 302 the load generator received is exactly one `clicks` row, every accepted pixel exactly
-one `conversions` row.
+one `conversions` row, every acknowledged message event (a text registered, a provider's receipt) exactly one
+`messages` row.
 
-The generator's side is the files the locustfile writes (`clicks-*.txt`, `orders-*.txt`, one id a line); the
-server's side is a count of rows per id for this run (its links carry the run id as campaign, its order ids start
-with it). A chDB folder can only be opened by one process, so it is read in a child process once `tracker dev` has
-stopped; a ClickHouse server is read in-process, polling until the loader has caught up or the time is up.
+The generator's side is the files the locustfile writes (`clicks-*.txt`, `orders-*.txt`, `messages-*.txt`, one id
+a line; a message event's id is source:status:message_id); the server's side is a count of rows per id for this
+run (its links carry the run id as campaign, its order ids and message ids start with it). A chDB folder can
+only be opened by one process, so it is read in a child process once `tracker dev` has stopped; a ClickHouse
+server is read in-process, polling until the loader has caught up or the time is up.
 
     python -m loadtest.loss_check CLICKHOUSE_URL SQL   -> prints the rows as JSON (what the child process runs)
 """
@@ -32,9 +34,9 @@ EXAMPLES = 5
 class LossReport:
     """One kind of event: what the generator got against what ClickHouse holds."""
 
-    kind: str  # "clicks" | "conversions"
+    kind: str  # "clicks" | "conversions" | "messages"
     received: int  # distinct ids the load generator was answered for
-    received_lines: int  # lines in its files; above `received` for orders when a thank-you page was reloaded
+    received_lines: int  # lines in its files; above `received` when a pixel or a receipt was sent twice
     found: int  # distinct received ids with at least one row
     lost: int  # received ids with no row
     doubled: int  # received ids with more than one row
@@ -77,6 +79,12 @@ def read_ids(record_dir: Path, kind: str, run_id: str) -> list[str]:
     return lines
 
 
+def received(record_dir: Path, run_id: str) -> dict[str, list[str]]:
+    """What the generator was answered for, by the kind of row it must be."""
+    return {"clicks": read_ids(record_dir, "clicks", run_id), "conversions": read_ids(record_dir, "orders", run_id),
+            "messages": read_ids(record_dir, "messages", run_id)}
+
+
 def queries(run_id: str) -> dict[str, str]:
     """Rows per id of this run's clicks and orders. The run id is checked, so it can be inlined."""
     if not RUN_ID_RE.fullmatch(run_id):
@@ -85,6 +93,8 @@ def queries(run_id: str) -> dict[str, str]:
         "clicks": f"SELECT click_id, count() FROM clicks WHERE campaign = '{run_id}' GROUP BY click_id",
         "conversions": f"SELECT order_id, count() FROM conversions WHERE startsWith(order_id, '{run_id}-') "
                        f"AND type = 'purchase' GROUP BY order_id",
+        "messages": f"SELECT concat(source, ':', status, ':', message_id) AS event, count() FROM messages "
+                    f"WHERE startsWith(message_id, '{run_id}-') GROUP BY event",
     }
 
 
@@ -107,7 +117,7 @@ def query(clickhouse_url: str, sql: str) -> list[list[Any]]:
 
 def check_stopped_chdb(chdb_url: str, record_dir: Path, run_id: str) -> list[LossReport]:
     """The loss check against the chDB folder of a `tracker dev` that has stopped (and so drained its stream)."""
-    expected = {"clicks": read_ids(record_dir, "clicks", run_id), "conversions": read_ids(record_dir, "orders", run_id)}
+    expected = received(record_dir, run_id)
     return [compare(kind, expected[kind], {str(i): int(n) for i, n in query_in_child(chdb_url, sql)})
             for kind, sql in queries(run_id).items()]
 
@@ -115,7 +125,7 @@ def check_stopped_chdb(chdb_url: str, record_dir: Path, run_id: str) -> list[Los
 def check_live(clickhouse_url: str, record_dir: Path, run_id: str, timeout: float) -> list[LossReport]:
     """The loss check against a ClickHouse server fed by a running loader: retried until nothing is missing
     (the loader may still be behind) or `timeout` passes, then the last answer stands."""
-    expected = {"clicks": read_ids(record_dir, "clicks", run_id), "conversions": read_ids(record_dir, "orders", run_id)}
+    expected = received(record_dir, run_id)
     deadline = time.monotonic() + timeout
     while True:
         reports = [compare(kind, expected[kind], {str(i): int(n) for i, n in query(clickhouse_url, sql)})

@@ -339,3 +339,31 @@ def test_the_chart_has_a_slot_per_day_and_escapes_its_tooltips(shop_data) -> Non
                                                                 "group_by": "day"}, datetime.now(UTC)), make_settings())
     assert daily_chart(empty, empty.query.start, empty.query.end) is None
     assert "No clicks or orders" in chart.render(chart=None)
+
+
+def test_the_delivery_funnel_shows_sent_delivered_clicked_and_ordered(logged_in, shop_data):
+    def text(message_id: str, status: str, **fields: Any) -> dict[str, Any]:
+        row = {"message_id": message_id, "status": status, "ts": YESTERDAY_NOON - timedelta(hours=2),
+               "recipient_ref": "", "code": "abc", "channel": "sms", "campaign": "Black Friday", "message": "m1",
+               "tags": [], "utm_source": "", "utm_medium": "sms", "utm_campaign": "", "utm_content": "",
+               "utm_term": "", "provider": "twilio", "error_code": "", "source": "api"}
+        return {**row, **fields}
+
+    insert_rows(shop_data, messages=[
+        *(text(f"m{i}", "sent") for i in range(4)), *(text(f"m{i}", "delivered", source="twilio") for i in range(3)),
+        text("m3", "undelivered", source="twilio", error_code="30003"),
+    ])
+    page = logged_in.get("/reports", params=PERIOD).text
+    funnel = page[page.index('<ol class="funnel">'):page.index("</ol>", page.index('<ol class="funnel">'))]
+    values = dict(re.findall(r'data-metric="(\w+)" data-value="([^"]*)"', funnel))
+    report = campaign_report(shop_data, ReportQuery.from_params({**PERIOD, "group_by": "channel"},
+                                                                datetime.now(UTC)), make_settings())
+    orders = sum(Decimal(str(row["orders"])) for row in report.rows)
+    assert (values["sent"], values["delivered"]) == ("4", "3")
+    assert Decimal(values["unique_clickers"]) == sum(row["unique_clickers"] for row in report.rows)  # type: ignore
+    assert Decimal(values["orders"]) == orders
+    assert "75.0% of sent" in funnel and 'id="f-view_window"' in page
+
+
+def test_without_texts_in_the_period_there_is_no_funnel(logged_in):
+    assert '<ol class="funnel">' not in logged_in.get("/reports", params=PERIOD).text

@@ -47,3 +47,11 @@ def test_ids_are_read_from_every_process_file_of_the_run_only(tmp_path: Path) ->
 def test_a_run_id_that_could_break_the_query_is_refused() -> None:
     with pytest.raises(ValueError):
         queries("x' OR 1=1 --")
+
+
+def test_a_receipt_sent_twice_is_one_message_event_and_sources_are_apart() -> None:
+    report = compare("messages", ["api:sent:r-1", "twilio:sent:r-1", "twilio:delivered:r-1", "twilio:delivered:r-1"],
+                     {"api:sent:r-1": 1, "twilio:sent:r-1": 1, "twilio:delivered:r-1": 1})
+
+    assert (report.received, report.received_lines, report.ok) == (3, 4, True)
+    assert "startsWith(message_id, 'lt_1-')" in queries("lt_1")["messages"]

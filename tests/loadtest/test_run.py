@@ -27,7 +27,7 @@ def run(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess[str]
 
 
 @pytest.mark.slow
-def test_short_run_against_its_own_dev_loses_and_doubles_no_click_and_no_order(tmp_path: Path) -> None:
+def test_short_run_against_its_own_dev_loses_and_doubles_no_click_no_order_and_no_message(tmp_path: Path) -> None:
     # Latency limits are loose on purpose: this runs beside the rest of the suite on 2 shared cores; what it
     # pins down is the plumbing and the zero-loss guarantee, which must hold however slow the machine is.
     done, summary = run(tmp_path, "--duration", "10", "--users", "10", "--max-p50-ms", "1000",
@@ -43,6 +43,10 @@ def test_short_run_against_its_own_dev_loses_and_doubles_no_click_and_no_order(t
     assert clicks["found"] == clicks["received"]
     assert orders["received"] > 0
     assert (orders["lost"], orders["doubled"]) == (0, 0)
+    # Every text registered, and the receipts the providers posted for some of them (some twice).
+    messages = summary["loss"]["messages"]
+    assert messages["received"] > 300 and messages["received_lines"] >= messages["received"]
+    assert (messages["lost"], messages["doubled"]) == (0, 0)
     assert "| clicks: lost / doubled" in done.stdout and done.stdout.rstrip().endswith("PASS")
 
 

@@ -36,6 +36,7 @@ from tracker.dashboard.views import (
     channel_cards,
     compact_window,
     dashboard_filters,
+    funnel,
     kpis,
     run_reports,
     table_metrics,
@@ -71,6 +72,9 @@ class Dashboard:
         self._keys = settings.api_keys
         self._sessions = Sessions(settings.secret, settings.api_keys)
         self._default_window = compact_window(settings.attribution_window)
+        views = [f"{compact_window(s)} {c}" for c, s in sorted(settings.channel_view_windows.items()) if s]
+        self._default_view_window = compact_window(settings.view_window) if settings.view_window else (
+            ", ".join(views) if views else "off")
 
     def routes(self) -> list[Route]:
         return [
@@ -99,6 +103,7 @@ class Dashboard:
         filters = dashboard_filters(request.query_params, datetime.now(UTC).date())
         context: dict[str, Any] = {
             "filters": filters, "default_window": self._default_window, "default_group_by": DEFAULT_GROUP_BY,
+            "default_view_window": self._default_view_window,
             "models": [(model, MODEL_LABELS.get(model, model)) for model in MODELS], "group_presets": GROUP_PRESETS,
             "notice": None, "reports": None,
         }
@@ -118,6 +123,7 @@ class Dashboard:
             else:
                 context.update(
                     reports=reports, kpis=kpis(reports), channels=channel_cards(reports.channels),
+                    funnel=funnel(reports),
                     chart=daily_chart(reports.daily, query.start, query.end), metrics=table_metrics(),
                     export_href="/reports/export.csv?" + urlencode({k: v for k, v in filters.items() if v}),
                 )

@@ -17,7 +17,7 @@ from tracker.reports.campaign import METRICS, Report, campaign_report
 from tracker.reports.query import ReportQuery
 from tracker.settings import Settings
 
-FILTERS: tuple[str, ...] = ("from", "to", "group_by", "model", "window", "currency", "exclude_tags")
+FILTERS: tuple[str, ...] = ("from", "to", "group_by", "model", "window", "currency", "exclude_tags", "view_window")
 DEFAULT_GROUP_BY = "campaign,message"
 DEFAULT_DAYS = 30
 GROUP_PRESETS = ("campaign,message", "campaign", "channel", "channel,campaign", "source,medium,campaign",
@@ -69,6 +69,18 @@ class ChannelValue:
     label: str
     raw: str
     text: str
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """One step of the delivery funnel: how many, and what share of the texts sent and of the step before."""
+
+    metric: str
+    label: str
+    raw: str
+    value: str
+    of_sent: Decimal  # 0..1: the bar
+    note: str
 
 
 @dataclass(frozen=True)
@@ -179,6 +191,24 @@ def kpis(reports: Reports) -> list[Kpi]:
         Kpi("unattributed_orders", "Unattributed orders", count(reports.table.unattributed_orders),
             f"{money(reports.table.unattributed_revenue, currency)} without a credited click"),
     ]
+
+
+def funnel(reports: Reports) -> list[FunnelStep]:
+    """Sent -> delivered -> clicked (distinct human clickers) -> ordered (click and view credit), for the period;
+    empty when no text was registered in it."""
+    rows = reports.channels.rows
+    sent = _sum(rows, "sent")
+    if not sent:
+        return []
+    steps = [("sent", "Sent", _sum(rows, "sent")), ("delivered", "Delivered", _sum(rows, "delivered")),
+             ("unique_clickers", "Clicked", _sum(rows, "unique_clickers")), ("orders", "Ordered", _sum(rows, "orders"))]
+    out = []
+    for i, (metric, label, value) in enumerate(steps):
+        before = steps[i - 1] if i else None
+        note = "texts sent" if before is None else f"{percent(_ratio(value, before[2]))} of {before[1].lower()}"
+        text = orders_text(value) if metric == "orders" else count(int(value))
+        out.append(FunnelStep(metric, label, raw(value), text, min(value / sent, Decimal(1)), note))
+    return out
 
 
 def channel_cards(report: Report) -> list[ChannelCard]:

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from shortlinks.link import LinkDraft, LinkRules
+from shortlinks.link import Link, LinkDraft, LinkRules
 from shortlinks.link_store import LinkStore
 from shortlinks.recipient import RecipientKeyer
+from tracker.events.recorder import MessageRecorder
+from tracker.message import Message
 from tracker.settings import Settings
 from tracker.templating import templates_of
 
@@ -107,6 +111,7 @@ class DemoShop:
         self.base = f"http://{LOOPBACK}:{port}"
         self.dashboard_url = dashboard_url
         self.links: list[DemoLink] = []
+        self._made: list[Link] = []
         self.app = Starlette(routes=[
             Route("/", self.index, methods=["GET"]),
             Route("/landing", self.landing, methods=["GET"]),
@@ -123,11 +128,30 @@ class DemoShop:
         now = datetime.now(UTC)
         drafts = [LinkDraft.from_json(link_body(c, self.base), rules, keyer.ref, now) for c in DEMO_CAMPAIGNS]
         links = await store.create_many(drafts, now)
+        self._made = links
         self.links = [
             DemoLink(c.campaign, c.message, c.channel, c.recipient, f"{settings.short_base}/{link.code}")
             for c, link in zip(DEMO_CAMPAIGNS, links, strict=True)
         ]
         return self.links
+
+    async def send_texts(self, recorder: MessageRecorder, settings: Settings) -> int:
+        """The texts of the demo links, as the SMS platform reports them through `POST /v1/messages`: each one
+        `sent` two minutes ago (by its link's code) and `delivered` a minute later, but the last one, which the
+        carrier could not deliver; so the dashboard's delivery funnel and view-through have something to show.
+        Returns how many events were new."""
+        keyer = RecipientKeyer(settings.secret)
+        now_ms = int(time.time() * 1000)
+        messages = []
+        for index, link in enumerate(self._made):
+            message_id = f"demo-{link.code}"
+            outcome = "undelivered" if index == len(self._made) - 1 else "delivered"
+            for status, ago in (("sent", 120), (outcome, 60)):
+                body = {"message_id": message_id, "status": status, "code": link.code, "provider": "demo",
+                        "occurred_at": now_ms / 1000 - ago}
+                messages.append(Message.from_api(body, keyer, now_ms, {link.code: link}))
+        flags = await recorder.record_messages([(m.identity, orjson.dumps(m.to_event())) for m in messages])
+        return sum(flags)
 
     def banner(self) -> str:
         lines = [

@@ -24,6 +24,7 @@ from tracker.clickhouse.migrate import migrate
 from tracker.dev.demo import DemoShop
 from tracker.dev.embedded_redis import EmbeddedRedis
 from tracker.edge.app import Edge
+from tracker.events.recorder import MessageRecorder
 from tracker.events.streams import stream_names
 from tracker.loader.stream_loader import Loader, clickhouse_inserter
 from tracker.serving import EmbeddedServer, uvicorn_config
@@ -105,6 +106,7 @@ async def serve_all(settings: Settings, host: str, edge_port: int, admin_port: i
         print(banner(settings, host, edge_port, admin_port, api_key), flush=True)
         if shop is not None:
             await shop.seed(admin.store, settings)
+            await shop.send_texts(MessageRecorder(admin.redis, admin.streams), settings)
             print(shop.banner(), flush=True)
 
     await stop.wait()
