@@ -125,3 +125,39 @@ def test_a_message_event_off_its_schema_is_a_dead_letter_naming_it():
                              1_790_000_000_000).to_event()
     with pytest.raises(BadEvent, match="message: status"):
         KINDS[message.KIND].row({**event, "status": "queued"})
+
+
+@pytest.mark.parametrize(("header", "kept"), [
+    (b"https://mail.example/inbox?to=alice@example.com&phone=%2B14155550123", "https://mail.example"),
+    (b"https://Alice:pw@Mail.Example:8443/thread/1#msg", "https://mail.example"),
+    (b"HTTPS://T.CO/abc", "https://t.co"),
+    (b"https://shop.example?utm=1", "https://shop.example"),
+    (b"android-app://com.google.android.gm/", "android-app://com.google.android.gm"),
+    (b"https://xn--fa-hia.example/p", "https://xn--fa-hia.example"),
+    (b"http://203.0.113.7/router?user=alice", ""),  # no raw address, not even a server's
+    (b"http://[2001:db8::1]:8080/p", ""),
+    (b"/relative?to=alice@example.com", ""),
+    (b"mailto:alice@example.com", ""),
+    (b"https://exa mple.example/", ""),
+    (b"", ""),
+])
+def test_a_referer_keeps_its_scheme_and_host_only(header, kept):
+    assert click.referer_origin(header) == kept
+
+
+def test_the_edge_cuts_the_referer_before_the_event_is_written():
+    scope = {"method": "GET", "client": ("10.0.0.1", 5000), "headers": [
+        (b"user-agent", b"Mozilla/5.0 (iPhone)"),
+        (b"referer", b"https://mail.example/inbox?to=alice@example.com&phone=%2B14155550123")]}
+    request = ClickRequest.from_scope(scope)
+    assert request.referer == "https://mail.example"
+    event = click.request_fields("c1", 1, request.method, request.user_agent, request.referer, request.purpose, "r")
+    assert "alice" not in orjson.dumps(event).decode() and event["referer"] == "https://mail.example"
+
+
+def test_the_loader_cuts_a_referer_an_older_edge_wrote_whole():
+    event = {**click.link_fields(LINK), **click.request_fields(
+        "c1", 1_700_000_000_000, "GET", "Mozilla/5.0 (iPhone)", "https://mail.example/inbox?to=alice@example.com",
+        "", "r")}
+    row = dict(zip([name for name, _ in click.COLUMNS], click_row(event), strict=True))
+    assert row["referer"] == "https://mail.example"

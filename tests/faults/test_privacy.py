@@ -1,8 +1,9 @@
-"""Privacy audit: raw addresses, phone numbers and e-mails go in; none of them is found anywhere after.
+"""Privacy audit: raw addresses, phone numbers, e-mails and referring URLs go in; none is found anywhere after.
 
 A real run (edge, admin and loader as processes, a dedicated redis-server, a chDB folder) is driven with
 distinctive values: client addresses through X-Forwarded-For (trusted from 127.0.0.1 only) and the raw
-127.0.0.1, phones and e-mails as link and conversion recipients. Then every ClickHouse table (every column
+127.0.0.1, phones and e-mails as link and conversion recipients, a Referer whose user name, port, path and query
+name the reader. Then every ClickHouse table (every column
 as text), every Redis key and value (SCAN, all types) and every process's log output are searched for
 those values and their obvious normalisations.
 """
@@ -20,7 +21,7 @@ import pytest
 import redis
 
 from tests.support.http_raw import Connection, Reply, get
-from tests.support.processes import ROOT, STREAM, TrackerProcess, tracker_env
+from tests.support.processes import STREAM, TrackerProcess, tracker_env
 from tests.support.servers import wait_until
 from tests.support.settings import API_KEY
 from tracker.dev.embedded_redis import EmbeddedRedis
@@ -31,6 +32,9 @@ PHONE, PHONE_E164 = "+44 20 7946 0958", "+442079460958"
 PHONE2, PHONE2_E164 = "+1 (212) 555-0187", "+12125550187"
 EMAIL = "Jane.Doe+Promo@Example.COM"
 EMAIL2 = "JOHN.Roe@Example.org"
+# A web-mail page that links to a short link: its path and query name the reader (SPEC section 6 keeps the host).
+REFERER = ("https://Alice.Smith:Hunter2pw@Mail.Example:8443/inbox/thread-zq81x?to=alice.smith@example.net"
+           "&phone=%2B447700900123#msg-qq7")
 USER_AGENTS = [
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
     "Mobile/15E148 Safari/604.1 PrivacyAudit/7.7",
@@ -43,6 +47,8 @@ SECRETS = {
     "loopback client": ["127.0.0.1"],
     "phone": [PHONE, PHONE_E164, PHONE_E164[1:], "2079460958", "7946 0958", PHONE2, PHONE2_E164, "2125550187"],
     "e-mail": [EMAIL, EMAIL2, "jane.doe", "john.roe"],
+    "referer": ["/inbox", "thread-zq81x", "alice.smith", "hunter2pw", "%2B447700900123", "447700900123",
+                "mail.example:8443", "msg-qq7"],
 }
 
 
@@ -81,7 +87,7 @@ def test_no_raw_address_phone_or_email_is_kept_in_clickhouse_redis_or_logs(tmp_p
     server = EmbeddedRedis(tmp_path / "redis").start()
     chdb_url = f"chdb://{tmp_path / 'clickhouse'}"
     env = tracker_env(server.url, TRACKER_CLICKHOUSE_URL=chdb_url)
-    migrate = subprocess.run([sys.executable, "-m", "tracker.cli", "migrate"], env=env, cwd=ROOT, timeout=120,
+    migrate = subprocess.run([sys.executable, "-m", "tracker.cli", "migrate"], env=env, cwd=tmp_path, timeout=120,
                              capture_output=True, check=True)
     logs = [migrate.stdout.decode(), migrate.stderr.decode()]
     # chDB locks a folder to one process: the admin (which serves reports) gets a folder of its own.
@@ -110,7 +116,7 @@ def test_no_raw_address_phone_or_email_is_kept_in_clickhouse_redis_or_logs(tmp_p
                 replies = []
                 try:
                     for n, code in enumerate(codes * 3):
-                        headers = {"User-Agent": USER_AGENTS[n % 2]}
+                        headers = {"User-Agent": USER_AGENTS[n % 2], "Referer": REFERER}
                         if n % 3 < 2:
                             headers["X-Forwarded-For"] = (IPV4, IPV6)[n % 3]
                         # The recipient in the query string of a tap must not be recorded either.
@@ -153,8 +159,8 @@ def test_no_raw_address_phone_or_email_is_kept_in_clickhouse_redis_or_logs(tmp_p
         probe.close()
     finally:
         server.stop()
-    dump = subprocess.run([sys.executable, "-m", "tests.support.chdb_dump", chdb_url], env=env, cwd=ROOT, timeout=120,
-                          capture_output=True, check=True).stdout.decode()
+    dump = subprocess.run([sys.executable, "-m", "tests.support.chdb_dump", chdb_url], env=env, cwd=tmp_path,
+                          timeout=120, capture_output=True, check=True).stdout.decode()
     logs += [p.log() for p in (admin, edge, loader)] + [(tmp_path / "redis" / "redis.log").read_text(errors="replace")]
     clicks_rows = [line for line in dump.splitlines() if line.startswith("default.clicks\t")]
     conversion_rows = [line for line in dump.splitlines() if line.startswith("default.conversions\t")]
@@ -171,6 +177,7 @@ def test_no_raw_address_phone_or_email_is_kept_in_clickhouse_redis_or_logs(tmp_p
     # The dump really holds the run: every click, its refs and enrichment, every conversion.
     assert len(clicks_rows) == len(click_ids) and all(cid in dump for cid in click_ids)
     assert len(conversion_rows) == 4 and "shop.example" in dump
+    assert all("\thttps://mail.example\t" in row for row in clicks_rows)  # the referer's scheme and host are kept
     assert [r.status_code for r in answers["refused"]] == [422, 422, 422, 422]
     assert found == {"clickhouse": {}, "redis": {}, "redis AOF": {}, "logs": {}, "api replies": {}}
     assert "PrivacyAudit" not in dump and "PrivacyAudit" not in redis_blob

@@ -1,8 +1,9 @@
 """A click: the request parsed once at the edge, and the event it becomes.
 
 Only what the loader needs leaves the edge, trimmed to fixed lengths. The client address
-is keyed into `ip_ref` right here so no raw address is ever written to Redis, ClickHouse or
-a log; everything else (user-agent parsing, bot classification) is the loader's work.
+is keyed into `ip_ref` and the Referer cut to its scheme and host right here, so no raw
+address and no referring page's path or query is ever written to Redis, ClickHouse or a
+log; everything else (user-agent parsing, bot classification) is the loader's work.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import hashlib
 import hmac
 import secrets
 from typing import Any, NamedTuple
+
+from tracker.events.click import referer_origin
 
 MAX_USER_AGENT = 512
 MAX_REFERER = 1024
@@ -70,7 +73,7 @@ class ClickRequest(NamedTuple):
         return cls(
             method=scope["method"],
             user_agent=user_agent[:MAX_USER_AGENT].decode("latin-1"),
-            referer=referer[:MAX_REFERER].decode("latin-1"),
+            referer=referer_origin(referer[:MAX_REFERER]) if referer else "",
             purpose=purpose[:MAX_PURPOSE].decode("latin-1"),
             client=client[0] if client else "",
         )

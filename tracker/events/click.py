@@ -7,6 +7,8 @@ enters its cache) and `request_fields` (per tap); the loader checks an event aga
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from shortlinks.link import Link
@@ -68,6 +70,42 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 # Columns the loader derives from the event instead of copying a field (see tracker.loader.enrichment).
 ENRICHED = ("is_bot", "bot_reason", "device_type", "os", "browser")
+
+
+# scheme "://" [userinfo "@"] host: an IPv6 literal in brackets, else up to the first of / ? # : (a port) or the end.
+_REFERER = re.compile(rb"([A-Za-z][A-Za-z0-9+.-]{0,31})://(?:[^/?#@\\]*@)?(\[[0-9A-Fa-f:.]{2,45}\]|[^/?#:@\[\]\\]{1,253})")
+_HOST_CHARACTERS = re.compile(r"[a-z0-9._~!$&'()*+,;=%\[\]:-]+")
+
+
+def referer_origin(raw: bytes | str) -> str:
+    """What `clicks.referer` keeps of a Referer header: its scheme and host, lower-cased (SPEC section 6).
+
+    The path and query of a referring page can carry personal data (`/inbox?to=alice@example.com`), and a
+    user name can sit before the host, so only `scheme://host` ever leaves the edge; a header that is not an
+    absolute URL (or whose host is not plain URL characters) leaves nothing. `android-app://com.google.android.gm`
+    (the app a tap came from) keeps its package name, which is the host. An IP address as host is dropped too:
+    no raw address is stored, not even a server's.
+    """
+    try:
+        data = raw.encode("latin-1") if isinstance(raw, str) else raw  # the edge reads headers as latin-1
+    except UnicodeEncodeError:
+        return ""
+    match = _REFERER.match(data.strip())
+    if match is None:
+        return ""
+    scheme = match.group(1).decode("ascii").lower()
+    host = match.group(2).decode("latin-1").lower().rstrip(".")
+    if not host or not _HOST_CHARACTERS.fullmatch(host) or _is_ip_address(host):
+        return ""
+    return f"{scheme}://{host}"
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def link_fields(link: Link) -> dict[str, object]:

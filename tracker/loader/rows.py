@@ -51,6 +51,8 @@ def click_row(event: dict[str, Any]) -> list[Any]:
         "device_type": enrichment.device_type,
         "os": enrichment.os,
         "browser": enrichment.browser,
+        # The edge already cut it; an event from an older edge (or written by hand) is cut here as well.
+        "referer": click.referer_origin(event.get("referer", "")),
     }
     return [derived[name] if name in derived else event.get(name, "") for name, _ in click.COLUMNS]
 
