@@ -123,3 +123,28 @@ def test_storefront_script_is_served_with_its_settings_and_a_content_hash(edge_f
     pinned = edge.get("/t.js", params={"v": version})
     assert "immutable" in pinned.headers["cache-control"] and "max-age=31536000" in pinned.headers["cache-control"]
     assert edge.get("/t.js", headers={"if-none-match": script.headers["etag"]}).status_code == 304
+
+
+def test_head_of_the_pixel_answers_the_gifs_headers_and_records_nothing(edge_for, sync_redis):
+    edge = edge_for("optional")
+    order = {"order_id": "head-1", "value": "19.90", "currency": "EUR", "type": "purchase", "sclid": "click_H"}
+    get = edge.get("/px.gif", params={**order, "order_id": "get-1"})
+    head = edge.head("/px.gif", params=order)
+    assert head.status_code == 200 and head.content == b""
+    for name in ("content-type", "content-length", "cache-control"):
+        assert head.headers[name] == get.headers[name], name
+    assert head.headers["content-length"] == "43"
+    # Nothing recorded, not even the de-duplication key: the GET of the same order afterwards is a new order.
+    assert [e["order_id"] for e in events(sync_redis)] == ["get-1"]
+    keys_after_head = set(sync_redis.keys())
+    assert edge.get("/px.gif", params=order).status_code == 200
+    assert [e["order_id"] for e in events(sync_redis)] == ["get-1", "head-1"]
+    assert len(set(sync_redis.keys()) - keys_after_head) == 1  # the GET's de-duplication key, not the HEAD's
+
+
+def test_head_of_the_pixel_is_200_even_for_input_a_get_would_refuse(edge_for, sync_redis):
+    edge = edge_for("required")
+    reply = edge.head("/px.gif", params={"order_id": "x", "value": "-1", "currency": "XXX"})
+    assert reply.status_code == 200 and reply.headers["content-type"] == "image/gif"
+    assert "x-tracker-error" not in reply.headers
+    assert events(sync_redis) == []

@@ -36,6 +36,10 @@ class Pixel:
         self._recorder = recorder
 
     async def serve(self, request: Request) -> Response:
+        if request.method == "HEAD":
+            # A HEAD is a look (a link checker, a prefetch), never an order: the GIF's headers (the server drops
+            # the body of a HEAD), nothing read, nothing recorded.
+            return gif_response()
         if len(request.scope.get("query_string", b"")) > MAX_QUERY_BYTES:
             return rejected("field_too_long")
         params = request.query_params
@@ -59,8 +63,11 @@ class Pixel:
         CONVERSIONS.labels(conversion.source, outcome).inc()
         # A conflict (the order already recorded with another amount) changes nothing; the image still loads,
         # because a storefront cannot act on an error of its tracking pixel, but the header says why.
-        headers = {"cache-control": "no-store"} if outcome != CONFLICT else _CONFLICT_HEADERS
-        return Response(TRANSPARENT_GIF, 200, media_type="image/gif", headers=headers)
+        return gif_response(_CONFLICT_HEADERS if outcome == CONFLICT else None)
+
+
+def gif_response(headers: dict[str, str] | None = None) -> Response:
+    return Response(TRANSPARENT_GIF, 200, media_type="image/gif", headers=headers or {"cache-control": "no-store"})
 
 
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
