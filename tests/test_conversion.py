@@ -583,3 +583,15 @@ def test_a_repeat_matches_the_fingerprint_whatever_way_the_amount_is_written() -
     assert conversion_fingerprint(api(order_id="1", value="19.9", currency="eur")) == conversion_fingerprint(
         api(order_id="1", value=19.90, currency="EUR")) == "19.9000 EUR"
     assert conversion_fingerprint(api(order_id="1", value="19.91", currency="EUR")) != "19.9000 EUR"
+
+
+@pytest.mark.parametrize("code", ["XXX", "XTS", "xts", "XAU", "XAG", "XPD", "XPT", "XBA", "XDR", "XUA", "XSU", "XAD"])
+def test_iso_codes_that_are_not_money_a_shop_is_paid_in_are_refused(code: str) -> None:
+    error = api_reason({"order_id": "1", "value": "10", "currency": code})
+    assert error.reason == "bad_currency" and str(error).startswith("currency: ")
+    assert pixel_reason({"order_id": "1", "value": "10", "currency": code}).reason == "bad_currency"
+
+
+@pytest.mark.parametrize("code", ["XAF", "XOF", "XCD", "XPF", "EUR", "JPY", "CLF"])
+def test_real_currencies_are_accepted_including_the_cfa_and_east_caribbean_ones(code: str) -> None:
+    assert api(order_id="1", value="10", currency=code).currency == code

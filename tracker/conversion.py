@@ -62,8 +62,15 @@ _RECIPIENT_REF_RE = re.compile(r"[0-9a-f]{1,64}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything earlier is a unit or clock mistake
 _MAX_FUTURE_MS = 5 * 60 * 1000  # storefront clocks drift; further ahead is a mistake (often ms sent as s)
+# ISO 4217 codes that are not money a shop is paid in: XXX ("no currency"), XTS (reserved for testing), the
+# precious metals (XAU gold, XAG silver, XPD palladium, XPT platinum), the European bond-market units
+# (XBA-XBD), and the units of account of the IMF (XDR), the Arab Monetary Fund (XAD), the ALBA (XSU) and the
+# African Development Bank (XUA). Real X-currencies stay: XAF, XOF (CFA francs), XCD, XCG, XPF. The fund codes
+# (BOV, CHE, CHW, CLF, COU, MXV, USN, UYI, UYW) are kept: some are used to price goods (CLF, UYI).
+NOT_MONEY = frozenset({"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD", "XDR", "XAD", "XSU",
+                       "XUA"})
 # Loaded once at import: pycountry parses its database lazily and we look codes up on every request.
-_CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
+_CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies) - NOT_MONEY
 
 
 class InvalidConversion(ValueError):
@@ -328,6 +335,10 @@ def _parse_value(raw: object) -> Decimal:
 
 def _parse_currency(raw: object) -> str:
     code = raw.strip().upper() if isinstance(raw, str) else ""
+    if code in NOT_MONEY:
+        raise InvalidConversion("bad_currency", f"currency: {code} is an ISO 4217 code but not a currency a "
+                                                f"payment is made in (no currency, testing, metal or unit of "
+                                                f"account); use the order's real currency, like USD or EUR")
     if code not in _CURRENCIES:
         raise InvalidConversion("bad_currency", "currency: expected an ISO 4217 code like USD or EUR")
     return code

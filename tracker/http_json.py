@@ -44,8 +44,20 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """`application/json` or a `+json` type such as `application/merge-patch+json`, any parameters (charset)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 async def read_json(request: Request, max_bytes: int) -> Any:
-    """The request body parsed as JSON; 413 past `max_bytes`, 400 when not JSON."""
+    """The request body parsed as JSON; 400 unless its Content-Type says JSON (a form or text/plain body is a
+    client mistake, and the kind of request a browser sends cross-site without asking), 413 past `max_bytes`,
+    400 when not JSON."""
+    content_type = request.headers.get("content-type", "")
+    if not is_json_media_type(content_type):
+        got = repr(content_type[:60]) if content_type else "none"
+        raise ApiError(400, f"Content-Type: expected application/json, got {got}")
     body = await read_body(request, max_bytes)
     try:
         return orjson.loads(body)

@@ -185,3 +185,31 @@ def test_an_import_names_a_bad_line_offset_and_needs_auth(admin):
                       headers=CSV).status_code == 422
     assert httpx.post(f"{admin.base_url}/v1/conversions/import", content="order_id\n1\n",
                       headers=CSV).status_code == 401
+
+
+@pytest.mark.parametrize("currency", ["XXX", "XTS"])
+def test_a_currency_iso_reserves_for_no_currency_or_testing_is_refused_with_422(admin, sync_redis, currency):
+    reply = admin.post("/v1/conversions", json={"order_id": "x-1", "value": "10", "currency": currency})
+    assert reply.status_code == 422
+    assert reply.json()["error"].startswith(f"currency: {currency} is an ISO 4217 code but not a currency")
+    assert stream_events(sync_redis) == []
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x", "application/jsonp", "text/json"])
+def test_a_json_body_sent_as_another_content_type_is_refused_with_400_naming_it(admin, sync_redis, content_type):
+    body = orjson.dumps({"order_id": "ct-1", "value": "10", "currency": "EUR"})
+    headers = {"content-type": content_type} if content_type else {}
+    reply = admin.post("/v1/conversions", content=body, headers=headers)
+    assert reply.status_code == 400
+    expected = repr(content_type) if content_type else "none"
+    assert reply.json() == {"error": f"Content-Type: expected application/json, got {expected}"}
+    assert stream_events(sync_redis) == []
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "Application/JSON", "application/vnd.api+json"])
+def test_json_content_types_with_parameters_are_accepted(admin, content_type):
+    body = orjson.dumps({"order_id": f"ok-{content_type}", "value": "10", "currency": "EUR"})
+    reply = admin.post("/v1/conversions", content=body, headers={"content-type": content_type})
+    assert reply.status_code == 202, reply.text

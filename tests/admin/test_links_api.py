@@ -381,3 +381,10 @@ def test_100000_links_page_by_page_with_none_missing_or_repeated_while_others_ar
     assert len(created_meanwhile) >= 1000
     print(f"\n100,000 links in {pages} pages; {len(created_meanwhile):,} created while paging, "
           f"{len(set(seen) - set(existing)):,} of them listed")
+
+
+def test_a_link_sent_as_a_form_is_refused_with_400_naming_the_content_type(admin):
+    reply = admin.post("/v1/links", content=b'{"destination": "https://shop.example/"}',
+                       headers={"content-type": "application/x-www-form-urlencoded"})
+    assert reply.status_code == 400
+    assert reply.json() == {"error": "Content-Type: expected application/json, got 'application/x-www-form-urlencoded'"}
