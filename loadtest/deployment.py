@@ -72,7 +72,7 @@ class DevProcess:
                    TRACKER_TELNYX_PUBLIC_KEY=base64.b64encode(public_key).decode())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tracker.cli", "dev", "--host", "127.0.0.1", "--edge-port", str(self.edge_port),
-             "--admin-port", str(self.admin_port), "--data", str(self.data)],
+             "--admin-port", str(self.admin_port), "--metrics-port", "0", "--data", str(self.data)],
             cwd=self.work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )

@@ -286,7 +286,8 @@ class Bench:
                        "--redis-url", self.redis.url]
             return Server(command, env, cpus, port, "/probe", self.work / f"server-{case}-{workers}.log")
         env["TRACKER_DURABILITY"] = "fast" if case == "d" else "ack"
-        command = [sys.executable, "-m", "tracker.cli", "edge", "--port", str(port), "--workers", str(workers)]
+        command = [sys.executable, "-m", "tracker.cli", "edge", "--port", str(port), "--workers", str(workers),
+                   "--metrics-port", "0"]
         return Server(command, env, cpus, port, "/healthz", self.work / f"server-{case}-{workers}.log")
 
     def wrk_run(self, server: Server, seconds: float, codes: Path, mode: str, workers: int, connections: int,

@@ -1,6 +1,8 @@
 """Prometheus series of every process, and the `/metrics` endpoint.
 
 The edge counts its hot path in plain ints first (tracker.edge.tally) and adds them here once a second.
+The edge's series are served on `--metrics-port` (default 9108, loopback) by `serve_metrics`, never on its
+public port; the admin and the loader serve `/metrics` among their own (internal) routes.
 
 With several uvicorn workers, `tracker edge` points PROMETHEUS_MULTIPROC_DIR at a fresh folder
 before the workers start, so whichever worker answers `/metrics` reports the sum of all.
@@ -13,12 +15,14 @@ from collections.abc import Sequence
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 from starlette.requests import Request
 from starlette.responses import Response
@@ -79,12 +83,26 @@ def add_redirect_durations(bucket_counts: Sequence[int], seconds: float) -> None
         REDIRECT_SECONDS._sum.inc(seconds)  # noqa: SLF001
 
 
-def render() -> bytes:
+def registry() -> CollectorRegistry:
+    """This process's series, or with PROMETHEUS_MULTIPROC_DIR set (`tracker edge --workers N`) every worker's."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
-    return generate_latest()
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return merged
+    return REGISTRY
+
+
+def render() -> bytes:
+    return generate_latest(registry())
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """`/metrics` on a port of its own, in a daemon thread: the edge's, which its public port never serves.
+
+    In the `tracker edge --workers N` supervisor it reports the sum of the workers. Check the port first
+    (tracker.startup.port_free): a port in use raises OSError here.
+    """
+    start_http_server(port, host, registry=registry())
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from tracker.json_logs import LOGGING_CONFIG
+from tracker.metrics import serve_metrics
 
 
 def uvicorn_options(forwarded_allow_ips: str = "127.0.0.1") -> dict[str, Any]:
@@ -61,13 +62,20 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-def serve(factory: str, host: str, port: int, workers: int, forwarded_allow_ips: str) -> None:
-    """Run the app factory `module:function` until SIGINT / SIGTERM: in this process, or in `workers` processes."""
+def serve(app: str | Any, host: str, port: int, workers: int, forwarded_allow_ips: str,
+          metrics: tuple[str, int] | None = None) -> None:
+    """Run `app` until SIGINT / SIGTERM: an ASGI app or an app factory `module:function`, in this process, or
+    (a factory) in `workers` processes. `metrics`: (host, port) of a /metrics of its own, summing the workers."""
+    factory = isinstance(app, str)
     if workers == 1:
-        config = uvicorn_config(factory, host, port, forwarded_allow_ips=forwarded_allow_ips, factory=True)
+        config = uvicorn_config(app, host, port, forwarded_allow_ips=forwarded_allow_ips, factory=factory)
+        if metrics is not None:
+            serve_metrics(*metrics)
         GracefulServer(config).run()
         return
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Before any worker imports prometheus_client: /metrics then sums every worker.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tracker-metrics-")
-    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, **uvicorn_options(forwarded_allow_ips))
+    if metrics is not None:
+        serve_metrics(*metrics)
+    uvicorn.run(app, factory=factory, host=host, port=port, workers=workers, **uvicorn_options(forwarded_allow_ips))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -56,6 +57,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKER_TWILIO_AUTH_TOKEN": ("", "Twilio auth token: verifies POST /hooks/twilio (unset: the hook answers 404)"),
     "TRACKER_TELNYX_PUBLIC_KEY": ("", "Telnyx public key (base64, as the portal shows it): verifies POST "
                                   "/hooks/telnyx (unset: the hook answers 404)"),
+    "TRACKER_START_TIMEOUT": ("15s", "how long a starting process retries a Redis or ClickHouse that does not "
+                              "answer before it stops with one line naming it"),
 }
 
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -113,6 +116,34 @@ def _per_channel(env: Mapping[str, str], prefix: str, parse: Callable[[str], int
     return windows
 
 
+def allowed_host(entry: str) -> str:
+    """One entry of TRACKER_ALLOWED_HOSTS as destinations are compared with it: the host as the URL standard
+    (ada-url, the parser of the destinations) writes it, lower-case, internationalised names in punycode, IP
+    addresses normalised; a leading '.' also allows its subdomains. Raises ValueError saying what is wrong."""
+    text = entry.strip()
+    subdomains = text.startswith(".")
+    host = text[1:] if subdomains else text
+    hint = f"{text!r} is not a host name (write shop.example, or .shop.example to allow its subdomains too)"
+    literal_ipv6 = host.startswith("[") and host.endswith("]")
+    if not host or any(ch in host for ch in "/@?#\\*\t ") or (":" in host and not literal_ipv6):
+        raise ValueError(hint)
+    try:
+        parsed = URL(f"http://{host}/").hostname
+    except ValueError:
+        raise ValueError(hint) from None
+    if not parsed or (subdomains and _is_ip_address(parsed)):
+        raise ValueError(hint)
+    return ("." if subdomains else "") + parsed
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = ""
@@ -156,6 +187,10 @@ class Settings:
     channel_view_windows: Mapping[str, int] = field(default_factory=dict)
     twilio_auth_token: str = ""
     telnyx_public_key: str = ""
+    start_timeout: int = 15
+    # The variables whose value came from the environment rather than VARIABLES' default: `tracker dev` moves
+    # what is left at its default (ClickHouse, say) under its --data folder.
+    explicit: frozenset[str] = frozenset()
 
     def window_for(self, channel: str) -> int:
         """Attribution window (seconds) of a channel: its own if configured, else the default."""
@@ -236,7 +271,10 @@ class Settings:
             raise fail("TRACKER_TELNYX_PUBLIC_KEY", "expected the base64 public key the Telnyx portal shows "
                        "(32 bytes of Ed25519 key)")
 
-        allowed_hosts = tuple(h.strip().lower() for h in get("TRACKER_ALLOWED_HOSTS").split(",") if h.strip())
+        try:
+            allowed_hosts = tuple(allowed_host(h) for h in get("TRACKER_ALLOWED_HOSTS").split(",") if h.strip())
+        except ValueError as exc:
+            raise fail("TRACKER_ALLOWED_HOSTS", str(exc)) from None
 
         durability = get("TRACKER_DURABILITY").lower()
         if durability not in ("ack", "fast"):
@@ -259,6 +297,10 @@ class Settings:
         for name, value in hook_secrets.items():
             if value and len(value) < 16:
                 raise fail(name, "must be at least 16 characters (the platforms generate longer ones)")
+        try:
+            start_timeout = parse_window(get("TRACKER_START_TIMEOUT"))
+        except ValueError as exc:
+            raise fail("TRACKER_START_TIMEOUT", str(exc)) from None
 
         settings = cls(
             redis_url=redis_url,
@@ -284,6 +326,8 @@ class Settings:
             channel_view_windows=channel_view_windows,
             twilio_auth_token=get("TRACKER_TWILIO_AUTH_TOKEN"),
             telnyx_public_key=telnyx_public_key,
+            start_timeout=start_timeout,
+            explicit=frozenset(name for name in VARIABLES if env.get(name, "").strip()),
         )
         if overrides:
             from dataclasses import replace

@@ -103,7 +103,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "tracker.cli", "dev", "--demo", "--edge-port", str(edge_port),
-             "--admin-port", str(admin_port)],
+             "--admin-port", str(admin_port), "--metrics-port", str(free_port())],
             cwd=cwd, env=CLEAN_ENV, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

@@ -13,8 +13,9 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
+from tests.support.processes import tracker_env
 from tests.support.servers import wait_until
-from tests.support.settings import API_KEY, SECRET
+from tests.support.settings import API_KEY
 from tracker.dev.embedded_redis import free_port
 from tracker.events.streams import stream_names
 from tracker.events.writer import EventWriter
@@ -82,11 +83,13 @@ def test_writer_fails_open_while_redis_is_down_and_delivers_after(redis_server, 
 @pytest.mark.slow
 def test_ack_mode_survives_kill_9_of_the_edge_with_every_answered_click_in_the_stream(redis_url, sync_redis, tmp_path):
     port = free_port()
-    env = {**os.environ, "TRACKER_REDIS_URL": redis_url, "TRACKER_SECRET": SECRET, "TRACKER_API_KEYS": API_KEY,
-           "TRACKER_DURABILITY": "ack"}
+    # Run in tmp_path with a ClickHouse folder of its own: nothing of this test lands in the checkout's ./data.
+    env = tracker_env(redis_url, TRACKER_DURABILITY="ack", TRACKER_CLICKHOUSE_URL=f"chdb://{tmp_path / 'admin-ch'}")
     admin_port = free_port()
-    admin = subprocess.Popen([sys.executable, "-m", "tracker.cli", "admin", "--port", str(admin_port)], env=env)
-    edge = subprocess.Popen([sys.executable, "-m", "tracker.cli", "edge", "--port", str(port)], env=env)
+    admin = subprocess.Popen([sys.executable, "-m", "tracker.cli", "admin", "--port", str(admin_port)], env=env,
+                             cwd=tmp_path)
+    edge = subprocess.Popen([sys.executable, "-m", "tracker.cli", "edge", "--port", str(port),
+                             "--metrics-port", str(free_port())], env=env, cwd=tmp_path)
     try:
         def up(p: int) -> bool:
             try:

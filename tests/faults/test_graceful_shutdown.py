@@ -16,7 +16,7 @@ import redis
 
 from tests.loader.test_stream_loader import click_event
 from tests.support.http_raw import Load, get, wait_for
-from tests.support.processes import ROOT, STREAM, TrackerProcess, create_link, metric, stream_click_ids, tracker_env
+from tests.support.processes import STREAM, TrackerProcess, create_link, metric, stream_click_ids, tracker_env
 from tests.support.servers import serve_in_thread, wait_until
 from tracker.admin.app import Admin
 from tracker.settings import Settings
@@ -81,7 +81,7 @@ def test_sigterm_of_the_loader_under_load_drains_the_stream_and_exits_0(
 ) -> None:
     chdb_url = f"chdb://{tmp_path / 'clickhouse'}"
     env = tracker_env(redis_url, TRACKER_CLICKHOUSE_URL=chdb_url)
-    subprocess.run([sys.executable, "-m", "tracker.cli", "migrate"], env=env, cwd=ROOT, check=True, timeout=120,
+    subprocess.run([sys.executable, "-m", "tracker.cli", "migrate"], env=env, cwd=tmp_path, check=True, timeout=120,
                    capture_output=True)
     written = [0]
     stop = threading.Event()
@@ -108,7 +108,7 @@ def test_sigterm_of_the_loader_under_load_drains_the_stream_and_exits_0(
     last = sync_redis.xinfo_stream(STREAM)["last-generated-id"]
     query = subprocess.run([sys.executable, "-m", "tests.support.chdb_query", chdb_url,
                             "SELECT count(), uniqExact(click_id) FROM clicks"],
-                           env=env, cwd=ROOT, check=True, capture_output=True, timeout=120)
+                           env=env, cwd=tmp_path, check=True, capture_output=True, timeout=120)
     [[rows, distinct]] = orjson.loads(query.stdout)
     print(f"\n[loader SIGTERM] events written: {written[0]}, not yet loaded at SIGTERM: {backlog:.0f}; "
           f"exit {code} after {seconds:.2f}s; after: pending {final['pending']}, last delivered "

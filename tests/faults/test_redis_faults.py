@@ -88,7 +88,7 @@ def test_redis_restart_under_load_keeps_redirecting_and_every_answered_click_rea
         await running
 
     asyncio.run(scenario())
-    metrics = httpx.get(f"{edge.url}/metrics").text
+    metrics = httpx.get(edge.metrics_url).text
     edge.terminate()  # flushes what the writer still holds
     client = redis.Redis.from_url(own_redis.url)
     in_stream = stream_click_ids(client)
@@ -116,7 +116,7 @@ def test_redis_out_of_memory_keeps_redirecting_counts_the_failure_and_delivers_e
 ) -> None:
     edge, code = edge_on_own_redis
     client = redis.Redis.from_url(own_redis.url)
-    before = httpx.get(f"{edge.url}/metrics").text
+    before = httpx.get(edge.metrics_url).text
     used = int(client.info("memory")["used_memory"])
     # Room for a few hundred events: the stream fills it under load, as a real Redis fills up.
     client.config_set("maxmemory-policy", "noeviction")
@@ -126,7 +126,7 @@ def test_redis_out_of_memory_keeps_redirecting_counts_the_failure_and_delivers_e
     marks: dict[str, float] = {}
 
     def refusing() -> float:
-        return metric(httpx.get(f"{edge.url}/metrics").text, "tracker_event_write_errors_total")
+        return metric(httpx.get(edge.metrics_url).text, "tracker_event_write_errors_total")
 
     async def scenario() -> None:
         running = asyncio.create_task(load.run(deadline_s=60))
@@ -139,7 +139,7 @@ def test_redis_out_of_memory_keeps_redirecting_counts_the_failure_and_delivers_e
         await running
 
     asyncio.run(scenario())
-    during = httpx.get(f"{edge.url}/metrics").text
+    during = httpx.get(edge.metrics_url).text
     pixel = httpx.get(f"{edge.url}/px.gif", params={"order_id": "oom-1", "value": "5", "currency": "EUR"})
     stream_during = len(stream_click_ids(client))
     client.config_set("maxmemory", 0)

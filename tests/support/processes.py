@@ -40,13 +40,22 @@ def tracker_env(redis_url: str, **extra: str) -> dict[str, str]:
 
 
 class TrackerProcess:
-    """`tracker <command> ...` as a child process; `start()` waits until its /healthz answers."""
+    """`tracker <command> ...` as a child process; `start()` waits until its /healthz answers.
+
+    It runs in `log_dir` (a test's temp folder), never in the checkout: whatever it keeps under a relative
+    path (the default `./data/clickhouse`, say) lands there. An edge also gets a free `--metrics-port`.
+    """
 
     def __init__(self, command: Sequence[str], env: dict[str, str], log_dir: Path, name: str,
                  port: int | None = None) -> None:
         self.port = port or free_port()
         self.args = [sys.executable, "-m", "tracker.cli", *command, "--port", str(self.port)]
+        self.metrics_port = 0
+        if command[0] == "edge":
+            self.metrics_port = free_port()
+            self.args += ["--metrics-port", str(self.metrics_port)]
         self.env = env
+        self.cwd = log_dir
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -59,11 +68,16 @@ class TrackerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def metrics_url(self) -> str:
+        """The edge's /metrics (on its own port); the admin's and the loader's are on their port."""
+        return f"http://127.0.0.1:{self.metrics_port or self.port}/metrics"
+
     def start(self, timeout: float = 30.0) -> TrackerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(self._healthy, timeout=timeout, interval=0.05, message=f"{self.args[3]} /healthz")
         return self
 

@@ -31,7 +31,7 @@ class LocalCluster:
         self.nodes = [
             EmbeddedRedis(root / f"node{i}", cluster_port(),
                           ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                           "--cluster-node-timeout", "2000"))
+                           "--cluster-node-timeout", "2000"), password="")
             for i in range(masters)
         ]
 

@@ -14,6 +14,11 @@ The URL is parsed by the pure `parse_url`, so a typo is reported before any conn
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
@@ -22,8 +27,10 @@ from urllib.parse import unquote, urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError, ProgrammingError
 
 from tracker.settings import Settings, SettingsError
+from tracker.startup import StartupError, Unreachable, retry, seconds, short_reason
 
 Interface = Literal["chdb", "http", "https"]
 
@@ -118,11 +125,62 @@ def connect(url: str, database: str | None = None) -> Client:
 
 def connect_settings(settings: Settings) -> Client:
     """The client of TRACKER_CLICKHOUSE_URL for a process starting up: a URL it cannot use is a `SettingsError`,
-    which the command line prints as one line naming the variable."""
+    a ClickHouse that does not answer within TRACKER_START_TIMEOUT (or refuses us) a `StartupError`; the command
+    line prints either as one line naming the variable."""
     try:
-        return connect(settings.clickhouse_url)
+        target = parse_url(settings.clickhouse_url)
     except ClickHouseUrlError as exc:
         raise SettingsError(str(exc)) from None
+    where = f"the chDB folder {target.path}" if target.interface == "chdb" else f"ClickHouse at {target.host}:" \
+        f"{target.port}"
+
+    def attempt() -> Client:
+        try:
+            with _driver_quiet():
+                return connect(settings.clickhouse_url)
+        except OperationalError as exc:  # nothing answered (refused, timed out, name not resolved)
+            raise Unreachable(short_reason(exc)) from None
+        except ProgrammingError as exc:
+            if target.interface == "chdb":  # the engine refused the folder: another process holds it
+                raise Unreachable("another process holds it: chDB opens a folder in one process only, "
+                                  "so stop the other one (a running `tracker dev`?) or use another folder") from None
+            raise StartupError(f"TRACKER_CLICKHOUSE_URL: {where} refused us: {short_reason(exc)}") from None
+        except (DatabaseError, OSError) as exc:  # it answered, with an error waiting will not mend (credentials)
+            raise StartupError(f"TRACKER_CLICKHOUSE_URL: {where} refused us: {_first_line(exc)}") from None
+
+    verb = "could not be opened" if target.interface == "chdb" else "did not answer"
+    return retry(attempt, settings.start_timeout,
+                 lambda why: f"TRACKER_CLICKHOUSE_URL: {where} {verb} within {seconds(settings.start_timeout)} "
+                             f"({why}; TRACKER_START_TIMEOUT waits longer)")
+
+
+@contextlib.contextmanager
+def _driver_quiet() -> Iterator[None]:
+    """clickhouse-connect (and urllib3 below it) log every failed request and chDB prints why it cannot open a
+    folder; while starting, the one line we print says it all."""
+    loggers = [logging.getLogger(name) for name in ("clickhouse_connect", "urllib3")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    # chDB's engine writes its own refusal ("Cannot lock file ...") straight to file descriptor 2.
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    """ClickHouse's own explanation, shortened: 'Code: 516. DB::Exception: default: Authentication failed ...'."""
+    text = str(exc)
+    found = text.find("Code: ")
+    return (text[found:] if found >= 0 else text).splitlines()[0][:200] if text else type(exc).__name__
 
 
 async def answers(client: Client) -> bool:

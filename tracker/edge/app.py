@@ -32,13 +32,13 @@ from tracker.events.recorder import ConversionRecorder, MessageRecorder
 from tracker.events.streams import ensure_groups, stream_names
 from tracker.events.writer import EventWriter
 from tracker.health import health_routes
-from tracker.metrics import metrics_routes
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.edge")
 # The paths Starlette serves (plus the store hooks whose secret is set); every other path is a short code or
-# the same 404 page.
-STARLETTE_PATHS = frozenset({"/px.gif", "/t.js", "/healthz", "/readyz", "/metrics", "/robots.txt"})
+# the same 404 page. `/metrics` is not one of them: the edge's series are served on `--metrics-port`
+# (loopback), never on this public app.
+STARLETTE_PATHS = frozenset({"/px.gif", "/t.js", "/healthz", "/readyz", "/robots.txt"})
 
 
 class Edge:
@@ -67,12 +67,11 @@ class Edge:
         self.app = Starlette(
             routes=[
                 *receipts,
-                Route("/px.gif", self.pixel.serve, methods=["GET"]),
+                Route("/px.gif", self.pixel.serve, methods=["GET", "HEAD"]),
                 Route("/t.js", StorefrontScript(settings).serve, methods=["GET", "HEAD"]),
                 Route("/robots.txt", robots, methods=["GET", "HEAD"]),
                 *hooks,
                 *health_routes(self.redis),
-                *metrics_routes(),
             ],
             lifespan=self.lifespan,
         )
