@@ -25,10 +25,15 @@ demo: $(STAMP)
 $(CHROMIUM):
 	$(SUDO) apt-get install -y chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
+# The README's curl tour is run as written by tests/dev/test_readme_tour.py.
+CURL := /usr/bin/curl
+$(CURL):
+	$(SUDO) apt-get install -y curl || { $(SUDO) apt-get update && $(SUDO) apt-get install -y curl; }
+
 # Lint first (seconds), then the suite on two workers (CI has two cores); `PYTEST_WORKERS=0` runs it serially.
 PYTEST_WORKERS ?= 2
 
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) $(CURL)
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 bench: $(STAMP)

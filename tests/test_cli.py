@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.processes import tracker_env
 from tests.support.servers import wait_until
-from tracker.cli import build_parser, package_version
+from tracker.cli import build_parser, package_version, shows_default
 from tracker.dev.embedded_redis import EmbeddedRedis, free_port
 from tracker.settings import VARIABLES
 
@@ -90,7 +90,7 @@ def test_every_command_has_version_and_its_help_shows_the_default_of_every_optio
     text = " ".join(shown.stdout.split())
     parser = command_parsers()[command] if command else build_parser()
     for action in parser._actions:
-        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+        if action.option_strings and shows_default(action.default):
             assert f"(default: {action.default})" in text, (command, action.dest)
 
 

@@ -59,3 +59,16 @@ def test_the_dashboards_export_carries_the_same_guarded_cells(api):
     assert reply.status_code == 200
     assert reply.text == api.get("/v1/reports/campaigns", params={**PERIOD, "format": "csv"}).text
     assert all(row["campaign"].startswith("'") for row in csv.DictReader(io.StringIO(reply.text)))
+
+
+@pytest.mark.parametrize(("period", "name"), [
+    ({"from": "2026-11-01", "to": "2026-11-30"}, "campaigns_20261101_20261130.csv"),
+    ({"from": "2026-11-01T00:00:00Z", "to": "2026-11-30T18:00:00Z"}, "campaigns_20261101_20261130.csv"),
+    ({"from": "2026-11-30", "to": "2026-11-30"}, "campaigns_20261130_20261130.csv"),
+])
+def test_the_csv_file_is_named_after_the_first_and_the_inclusive_last_day(api, period, name):
+    for path, auth in (("/v1/reports/campaigns", None), ("/reports/export.csv", ("analyst", API_KEY))):
+        reply = api.get(path, params={**period, "format": "csv"}, auth=auth) if auth else \
+            api.get(path, params={**period, "format": "csv"})
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["content-disposition"] == f'attachment; filename="{name}"', path

@@ -26,9 +26,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext
 
 from shortlinks.utm import normalise_utm_value
+from tests.support.browser import IPHONE_UA, desktop_agent, new_context
 from tests.support.servers import wait_until
 from tracker.dev.embedded_redis import free_port
 
@@ -36,11 +37,6 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 CLEAN_ENV = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}, "PYTHONPATH": str(REPO)}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-             "Version/17.5 Mobile/15E148 Safari/604.1")
 IMESSAGE_PREVIEW_UA = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko) "
                        "Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0")
 PRICES = {"Black Friday": "89.90", "Spring Drop": "129.00", "Welcome flow": "24.50"}
@@ -129,31 +125,8 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     assert "stopped cleanly" in log.read_text()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"
-    with sync_playwright() as playwright:
-        # Each launch gets a fresh temporary profile; each test a new context on top of it.
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                                              timeout=60_000)
-        yield chromium
-        chromium.close()
-
-
-def desktop_agent(browser: Browser) -> str:
-    """Chrome's own agent without 'HeadlessChrome', which the loader rightly files as a script."""
-    return (f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{browser.version} "
-            "Safari/537.36")
-
-
 def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-def new_context(browser: Browser, **options: Any) -> BrowserContext:
-    context = browser.new_context(**options)
-    context.set_default_timeout(20_000)
-    return context
 
 
 def buy_through(context: BrowserContext, dev: Dev, link: DemoLink) -> tuple[str, str]:

@@ -41,7 +41,7 @@ class ReportsApi:
             raise ApiError(400, str(exc)) from None
         report = await self.run(query)
         if output == "csv":
-            filename = f"campaigns_{query.start:%Y%m%d}_{query.end:%Y%m%d}.csv"
+            filename = report.csv_filename()
             return Response(report.to_csv(), media_type="text/csv; charset=utf-8",
                             headers={"content-disposition": f'attachment; filename="{filename}"'})
         return json_response(report.to_json())

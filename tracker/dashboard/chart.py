@@ -2,6 +2,10 @@
 
 Revenue as bars (left axis), human and bot clicks as lines (right axis), one slot per day of the period. Every
 coordinate is computed here and handed to the template as text, so the template only places elements.
+
+The plot is drawn in viewBox units and scales with the page; its labels are placed in percentages of the same box
+by a second SVG without a viewBox, so their font keeps its size in real pixels (readable at 390 px wide, not
+shrunk with the plot).
 """
 
 from __future__ import annotations
@@ -14,14 +18,19 @@ from tracker.dashboard.views import money, orders_text
 from tracker.reports.campaign import Report
 
 CHART_W, CHART_H = 720, 230
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 62, 46, 14, 36
+# Room for the axis labels; at 390 px wide the left one is ~30 px, enough for "12.5k" at 12 px.
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 66, 54, 14, 36
 MAX_CHART_DAYS = 400
+
+
+def _percent(value: float, whole: float) -> str:
+    return f"{value / whole * 100:.2f}%"
 
 
 @dataclass(frozen=True)
 class Gridline:
     y: str
-    label_y: str
+    label_y: str  # percent of the chart's height, for the label layer
     axis: bool  # the baseline, drawn darker
     revenue: str  # left axis label
     clicks: str  # right axis label
@@ -45,7 +54,7 @@ class Point:
 
 @dataclass(frozen=True)
 class DayLabel:
-    x: str
+    x: str  # percent of the chart's width, for the label layer
     text: str
 
 
@@ -62,7 +71,10 @@ class Chart:
     height: int = CHART_H
     left: int = PAD_LEFT
     right: int = CHART_W - PAD_RIGHT
-    label_y: int = CHART_H - 6
+    # The label layer, in percent of the chart's box: the two axes' label columns and the day labels' row.
+    left_label_x: str = _percent(PAD_LEFT - 6, CHART_W)
+    right_label_x: str = _percent(CHART_W - PAD_RIGHT + 6, CHART_W)
+    day_label_y: str = _percent(CHART_H - PAD_BOTTOM + 8, CHART_H)
 
 
 def nice_ceiling(value: float) -> float:
@@ -105,7 +117,7 @@ def daily_chart(report: Report, start: datetime, end: datetime) -> Chart | None:
         return base - value / top * plot_h
 
     gridlines = [
-        Gridline(f"{base - fraction * plot_h:.1f}", f"{base - fraction * plot_h + 4:.1f}", fraction == 0,
+        Gridline(f"{base - fraction * plot_h:.1f}", _percent(base - fraction * plot_h, CHART_H), fraction == 0,
                  short_number(top_revenue * fraction), short_number(top_clicks * fraction))
         for fraction in (0.0, 0.5, 1.0)
     ]
@@ -132,7 +144,7 @@ def daily_chart(report: Report, start: datetime, end: datetime) -> Chart | None:
     labels = []
     for i in marks:
         day = date.fromisoformat(days[i])
-        labels.append(DayLabel(f"{x(i):.1f}", f"{day:%b} {day.day}"))
+        labels.append(DayLabel(_percent(x(i), CHART_W), f"{day:%b} {day.day}"))
     return Chart(
         gridlines=gridlines,
         bars=bars,

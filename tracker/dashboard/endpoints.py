@@ -147,8 +147,8 @@ class Dashboard:
             raise ApiError(400, str(exc)) from None
         except ReportUnavailable as exc:
             raise ApiError(503, str(exc)) from None
-        filename = f"campaigns_{query.start:%Y%m%d}_{query.end:%Y%m%d}.csv"
-        headers = {"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"}
+        headers = {"content-disposition": f'attachment; filename="{report.csv_filename()}"',
+                   "cache-control": "no-store"}
         return Response(report.to_csv(), media_type="text/csv; charset=utf-8", headers=headers)
 
     async def login_form(self, request: Request) -> Response:

@@ -22,21 +22,31 @@ DEFAULT_GROUP_BY = "campaign,message"
 DEFAULT_DAYS = 30
 GROUP_PRESETS = ("campaign,message", "campaign", "channel", "channel,campaign", "source,medium,campaign",
                  "campaign,message,content", "day", "channel,day")
+# One name for one number everywhere on the page: "Human clicks" on the cards, the KPIs and the table alike, and
+# the table's total of humans and bots is "All clicks", never a bare "Clicks" that could mean either.
 METRIC_LABELS: dict[str, str] = {
-    "clicks": "Clicks", "human_clicks": "Human", "bot_clicks": "Bots", "unique_clickers": "Unique",
+    "clicks": "All clicks", "human_clicks": "Human clicks", "bot_clicks": "Bot clicks", "unique_clickers": "Unique",
     "orders": "Orders", "revenue": "Revenue", "refunds": "Refunds", "net_revenue": "Net revenue", "aov": "AOV",
-    "conversion_rate": "Conv. rate", "revenue_per_click": "Rev. / click",
+    "conversion_rate": "Conv. rate", "revenue_per_click": "Rev. / human click",
     "sent": "Sent", "delivered": "Delivered", "failed": "Failed", "delivery_rate": "Deliv. rate",
     "click_rate": "Click rate", "click_orders": "Click orders", "view_orders": "View orders",
     "click_revenue": "Click revenue", "view_revenue": "View revenue", "revenue_per_message": "Rev. / message",
+}
+# What each column counts, for the table's header tooltips.
+METRIC_HINTS: dict[str, str] = {
+    "clicks": "human and bot clicks together", "human_clicks": "clicks by people, the ones that can earn credit",
+    "bot_clicks": "link previews, scanners, scripts and prefetches: counted apart, never credited",
+    "unique_clickers": "distinct recipients (else distinct addresses per day)",
+    "conversion_rate": "orders / human clicks", "revenue_per_click": "net revenue / human clicks",
+    "aov": "revenue / orders",
 }
 MODEL_LABELS = {"last_click": "Last click", "first_click": "First click", "linear": "Linear (split)"}
 NO_CLICKHOUSE = (
     "Reports need ClickHouse, and this admin process is not connected to it. Set TRACKER_CLICKHOUSE_URL "
     "(chdb://PATH or http(s)://user:pass@host:8123/db) and restart it; the links and conversions APIs keep working."
 )
-CHANNEL_METRICS = (("revenue", "Revenue"), ("orders", "Orders"), ("human_clicks", "Clicks"),
-                   ("conversion_rate", "Conv. rate"))
+CHANNEL_METRICS = tuple((name, METRIC_LABELS[name]) for name in ("revenue", "orders", "human_clicks",
+                                                                  "conversion_rate"))
 
 
 @dataclass(frozen=True)
@@ -145,14 +155,13 @@ def percent(value: object) -> str:
 
 MONEY_METRICS = frozenset({"revenue", "refunds", "net_revenue", "aov", "revenue_per_click", "click_revenue",
                            "view_revenue", "revenue_per_message"})
-PER_UNIT_METRICS = frozenset({"revenue_per_click", "revenue_per_message"})  # shown without the currency code
 ORDER_METRICS = frozenset({"orders", "click_orders", "view_orders"})
 RATE_METRICS = frozenset({"conversion_rate", "delivery_rate", "click_rate"})
 
 
 def metric_text(value: object, name: str, currency: str) -> str:
     if name in MONEY_METRICS:
-        return money(value, "" if name in PER_UNIT_METRICS else currency)
+        return money(value, currency)
     if name in ORDER_METRICS:
         return orders_text(value)
     if name in RATE_METRICS:
@@ -228,9 +237,9 @@ def metric_class(name: str) -> str:
     return "bot" if name == "bot_clicks" else "money" if name == "net_revenue" else ""
 
 
-def table_metrics() -> list[tuple[str, str, str]]:
-    """(metric, column title, cell class) of the ROI table, in the report's order."""
-    return [(name, METRIC_LABELS[name], metric_class(name)) for name in METRICS]
+def table_metrics() -> list[tuple[str, str, str, str]]:
+    """(metric, column title, cell class, tooltip) of the ROI table, in the report's order."""
+    return [(name, METRIC_LABELS[name], metric_class(name), METRIC_HINTS.get(name, "")) for name in METRICS]
 
 
 def _sum(rows: Sequence[Mapping[str, object]], name: str) -> Decimal:

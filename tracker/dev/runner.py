@@ -183,7 +183,9 @@ try it:
        -H 'Content-Type: application/json' \\
        -d '{{"destination": "https://shop.example/sale",
             "utm": {{"source": "klaviyo", "medium": "sms", "campaign": "black friday"}}}}'
-  curl -sI {settings.short_base}/<code from the reply>
+  curl -s -o /dev/null -D - -A 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148' \\
+       {settings.short_base}/<code from the reply>
+  (a phone's agent and a GET, as a tap arrives: curl's own agent and `curl -I`'s HEAD count as bot clicks)
 
 Ctrl-C stops everything in order; data stays in {where}
 """

@@ -118,6 +118,12 @@ class Report:
             "rows": [{name: _json_number(value) for name, value in row.items()} for row in self.rows],
         }
 
+    def csv_filename(self) -> str:
+        """`campaigns_<first day>_<last day>.csv`, both days inclusive, as the "From" and "To" fields read: a
+        date `to` ends at the next midnight, so the last day is the one before that end."""
+        last = self.query.end - timedelta(milliseconds=1)
+        return f"campaigns_{self.query.start:%Y%m%d}_{last:%Y%m%d}.csv"
+
     def to_csv(self) -> str:
         """Group keys in group_by order, then METRICS; plain fixed-point numbers, empty for null, text cells
         that a spreadsheet would run as a formula prefixed with `'` (tracker.reports.spreadsheet)."""
