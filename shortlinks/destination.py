@@ -18,6 +18,7 @@ there). Everything the standard rejects is refused with the reason `invalid_url`
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Final
 from urllib.parse import quote, unquote_plus
@@ -80,6 +81,15 @@ def canonical_destination(url: object, allowed_hosts: Iterable[str] = ()) -> str
     if len(href) > MAX_DESTINATION_LENGTH:
         raise InvalidDestination("too_long", f"longer than {MAX_DESTINATION_LENGTH} characters once encoded")
     return href
+
+
+def is_ip_address(host: str) -> bool:
+    """Whether a host (as the URL standard writes it: IPv6 in brackets) is an IP address, not a name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def host_allowed(host: str, allowed_hosts: Iterable[str]) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -18,6 +17,8 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from ada_url import URL
+
+from shortlinks.destination import is_ip_address
 
 Durability = Literal["ack", "fast"]
 PixelSigning = Literal["off", "optional", "required"]
@@ -131,17 +132,9 @@ def allowed_host(entry: str) -> str:
         parsed = URL(f"http://{host}/").hostname
     except ValueError:
         raise ValueError(hint) from None
-    if not parsed or (subdomains and _is_ip_address(parsed)):
+    if not parsed or (subdomains and is_ip_address(parsed)):
         raise ValueError(hint)
     return ("." if subdomains else "") + parsed
-
-
-def _is_ip_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,14 @@ human and both orders (the pixel's, by click id, and the backend's, by recipient
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.dev.test_runner import CLEAN_ENV, ready, start_dev
+from tests.dev.test_runner import CLEAN_ENV, interrupt, ready, start_dev
 from tests.support.servers import wait_until
 from tracker.dev.embedded_redis import free_port
 
@@ -65,5 +63,4 @@ def test_the_readme_curl_tour_credits_both_of_its_orders(tmp_path):
         assert (row["clicks"], row["human_clicks"], row["bot_clicks"]) == (1, 1, 0)
         assert row["revenue"] == 79.9 and report["unattributed_orders"] == 0
     finally:
-        os.killpg(dev.pid, signal.SIGINT)
-        dev.communicate(timeout=60)
+        interrupt(dev)

@@ -30,6 +30,17 @@ def start_dev(cwd: Path, edge_port: int, admin_port: int, *extra: str) -> subpro
     )
 
 
+def interrupt(dev: subprocess.Popen[str]) -> str:
+    """Ctrl-C, as a terminal sends it (SIGINT to the process group); its output. SIGKILL if it outlives 60 s."""
+    os.killpg(dev.pid, signal.SIGINT)
+    try:
+        output, _ = dev.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(dev.pid, signal.SIGKILL)
+        output, _ = dev.communicate()
+    return output
+
+
 def ready(port: int) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
@@ -53,12 +64,8 @@ def test_dev_serves_the_tour_and_ctrl_c_moves_every_click_into_clickhouse(tmp_pa
                 reply = client.get(link["short_url"])
                 assert reply.status_code == 302
                 assert "utm_campaign=black_friday&sclid=" in reply.headers["location"]
-        os.killpg(dev.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        output, _ = dev.communicate(timeout=60)
     finally:
-        if dev.poll() is None:
-            os.killpg(dev.pid, signal.SIGKILL)
-            dev.wait()
+        output = interrupt(dev)
     assert dev.returncode == 0, output
     assert f"admin API key: {key}" in output
     assert "loaded 30 clicks" in output and "stopped cleanly" in output
@@ -93,12 +100,8 @@ def test_dev_data_moves_everything_and_keeps_it_private_behind_a_redis_password(
             redis.Redis(port=redis_port, protocol=2).ping()
         password = (data / "redis_password").read_text().strip()
         assert redis.Redis(port=redis_port, password=password).ping()
-        os.killpg(dev.pid, signal.SIGINT)
-        output, _ = dev.communicate(timeout=60)
     finally:
-        if dev.poll() is None:
-            os.killpg(dev.pid, signal.SIGKILL)
-            dev.wait()
+        output = interrupt(dev)
     assert dev.returncode == 0, output
     assert not (cwd / "data").exists()
     assert f"data stays in {data}" in output

@@ -7,10 +7,10 @@ enters its cache) and `request_fields` (per tap); the loader checks an event aga
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from shortlinks.destination import is_ip_address
 from shortlinks.link import Link
 
 KIND = "click"
@@ -95,17 +95,9 @@ def referer_origin(raw: bytes | str) -> str:
         return ""
     scheme = match.group(1).decode("ascii").lower()
     host = match.group(2).decode("latin-1").lower().rstrip(".")
-    if not host or not _HOST_CHARACTERS.fullmatch(host) or _is_ip_address(host):
+    if not host or not _HOST_CHARACTERS.fullmatch(host) or is_ip_address(host):
         return ""
     return f"{scheme}://{host}"
-
-
-def _is_ip_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def link_fields(link: Link) -> dict[str, object]:
