@@ -206,3 +206,19 @@ def test_a_redis_that_comes_up_during_the_retry_is_waited_for(tmp_path):
         log.close()
         redis.stop()
     assert edge.returncode == 0
+
+
+@pytest.mark.parametrize(("password", "why"), [("wrong", "wrong user name or password"),
+                                               (None, "it asks for a password and the URL has none")])
+def test_refused_redis_credentials_stop_at_once_with_one_line(password, why, env, tmp_path):
+    redis = EmbeddedRedis(tmp_path / "redis").start()
+    try:
+        url = redis.url.replace(redis.password, password) if password else f"redis://127.0.0.1:{redis.port}/0"
+        result = tracker(["edge", *ports("edge")], {**env, "TRACKER_REDIS_URL": url, "TRACKER_START_TIMEOUT": "60s"},
+                         tmp_path)
+    finally:
+        redis.stop()
+    assert result.returncode == 1
+    assert one_line(result) == f"tracker edge: TRACKER_REDIS_URL: Redis at 127.0.0.1:{redis.port} refused the " \
+                               f"connection: {why}"
+    assert redis.password not in result.stderr

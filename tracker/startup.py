@@ -94,19 +94,23 @@ def redis_location(url: str) -> str:
     return f"{parts.hostname or '?'}:{port}"
 
 
+def credentials_refused(url: str) -> str:
+    given = urlsplit(url).password is not None
+    why = "wrong user name or password" if given else "it asks for a password and the URL has none"
+    return f"TRACKER_REDIS_URL: Redis at {redis_location(url)} refused the connection: {why}"
+
+
 def wait_for_redis(url: str, timeout: float) -> None:
     """Until Redis answers a PING, for at most `timeout` seconds; wrong credentials fail at once."""
 
     def attempt() -> None:
         try:
             ping_redis(url, timeout=min(2.0, max(timeout, 0.2)))
-        except (AuthenticationError, AuthenticationWrongNumberOfArgsError) as exc:
-            raise StartupError(f"TRACKER_REDIS_URL: Redis at {redis_location(url)} refused the credentials "
-                               f"({short_reason(exc)})") from None
+        except (AuthenticationError, AuthenticationWrongNumberOfArgsError):
+            raise StartupError(credentials_refused(url)) from None
         except ResponseError as exc:
             if str(exc).startswith(("NOAUTH", "WRONGPASS")):
-                raise StartupError(f"TRACKER_REDIS_URL: Redis at {redis_location(url)} refused the credentials "
-                                   f"({str(exc).split(' ', 1)[0]})") from None
+                raise StartupError(credentials_refused(url)) from None
             raise StartupError(f"TRACKER_REDIS_URL: Redis at {redis_location(url)} answered an error: "
                                f"{short_reason(exc)}") from None
         except (RedisError, OSError) as exc:
