@@ -28,7 +28,7 @@ def click(click_id: str, campaign: str) -> dict[str, object]:
             "utm_source": "s", "utm_medium": "sms", "utm_campaign": "c", "utm_content": "", "utm_term": "",
             "tags": [], "recipient_ref": f"r-{click_id}", "destination_host": "shop.example", "method": "GET",
             "is_bot": False, "bot_reason": "", "device_type": "mobile", "os": "iOS", "browser": "Mobile Safari",
-            "referer": "", "ip_ref": f"ip-{click_id}"}
+            "referer": "", "ip_ref": f"ip-{click_id}", "domain": "go.shop.example"}
 
 
 def order(order_id: str, type_: str, value: str, click_id: str) -> dict[str, object]:

@@ -44,7 +44,7 @@ def click(click_id: str, day: date, **fields: Any) -> dict[str, Any]:
         "utm_medium": "sms", "utm_campaign": "black_friday", "utm_content": "", "utm_term": "", "tags": [],
         "recipient_ref": f"r-{click_id}", "destination_host": "shop.example", "method": "GET", "is_bot": False,
         "bot_reason": "", "device_type": "mobile", "os": "iOS", "browser": "Mobile Safari", "referer": "",
-        "ip_ref": f"ip-{click_id}",
+        "ip_ref": f"ip-{click_id}", "domain": "go.shop.example",
     }
     row.update(fields)
     return row

@@ -222,6 +222,19 @@ def test_an_imessage_link_preview_is_a_bot_click_and_its_click_id_earns_no_credi
     assert row["orders"] == before["orders"] and row["revenue"] == before["revenue"]
     assert row["human_clicks"] == before["human_clicks"]
 
+    # Its reason is where the README's tour says it is: the bots report, `tracker report --bots` and the dashboard's
+    # links page.
+    auth = {"Authorization": f"Bearer {dev.key}"}
+    bots = httpx.get(f"{dev.admin}/v1/reports/bots", headers=auth, timeout=10).json()
+    assert any(r["bot_reason"] == "link_preview:imessage" and r["clicks"] >= 1 for r in bots["rows"]), bots
+    cli = subprocess.run([sys.executable, "-m", "tracker.cli", "report", "--bots", "--format", "csv"],
+                         env={**CLEAN_ENV, "TRACKER_ADMIN_URL": dev.admin, "TRACKER_API_KEY": dev.key},
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0 and any(line.startswith("link_preview:imessage,") for line in cli.stdout.splitlines())
+    page = httpx.get(f"{dev.admin}/reports/links", headers={"Authorization": basic("tour", dev.key)}, timeout=10)
+    assert page.status_code == 200 and "Bots and link previews" in page.text and "link_preview:imessage" in page.text
+    assert "link_preview:imessage" in (REPO / "README.md").read_text()
+
 
 def test_the_dashboard_logs_in_charts_the_day_and_exports_the_api_csv(dev, browser, tmp_path):
     link = dev.link("Black Friday", "reminder-1")

@@ -63,7 +63,7 @@ class ReportsApi:
         except ReportUnavailable as exc:
             raise ApiError(503, str(exc)) from None
         if output == "csv":
-            filename = f"bots_{query.start:%Y%m%d}_{query.end:%Y%m%d}.csv"
+            filename = query.csv_filename("bots")
             return Response(report.to_csv(), media_type="text/csv; charset=utf-8",
                             headers={"content-disposition": f'attachment; filename="{filename}"'})
         return json_response(report.to_json())

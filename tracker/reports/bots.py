@@ -19,6 +19,7 @@ from clickhouse_connect.driver.client import Client
 
 from tracker.reports.campaign import ReportUnavailable
 from tracker.reports.query import ReportQuery
+from tracker.reports.spreadsheet import spreadsheet_cell
 
 COLUMNS = ("bot_reason", "clicks", "links", "share", "first_seen", "last_seen")
 
@@ -63,7 +64,7 @@ class BotsReport:
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
         for row in self.rows:
-            writer.writerow(["" if row[name] is None else row[name] for name in COLUMNS])
+            writer.writerow([spreadsheet_cell(row[name]) for name in COLUMNS])
         return out.getvalue()
 
 

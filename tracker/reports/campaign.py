@@ -119,10 +119,7 @@ class Report:
         }
 
     def csv_filename(self) -> str:
-        """`campaigns_<first day>_<last day>.csv`, both days inclusive, as the "From" and "To" fields read: a
-        date `to` ends at the next midnight, so the last day is the one before that end."""
-        last = self.query.end - timedelta(milliseconds=1)
-        return f"campaigns_{self.query.start:%Y%m%d}_{last:%Y%m%d}.csv"
+        return self.query.csv_filename("campaigns")
 
     def to_csv(self) -> str:
         """Group keys in group_by order, then METRICS; plain fixed-point numbers, empty for null, text cells

@@ -50,6 +50,13 @@ class ReportQuery:
     exclude_tags: tuple[str, ...] = ()
     view_window: int | None = None
 
+
+    def csv_filename(self, report: str) -> str:
+        """`<report>_<first day>_<last day>.csv`, both days inclusive as the "From" and "To" fields read them: a
+        date `to` ends at the next midnight, so the last day is the one before that (exclusive) end."""
+        last = self.end - timedelta(milliseconds=1)
+        return f"{report}_{self.start:%Y%m%d}_{last:%Y%m%d}.csv"
+
     @classmethod
     def from_params(cls, params: Mapping[str, str], now: datetime) -> ReportQuery:
         """Parse the query string once. An empty value counts as absent: HTML forms send empty fields.
