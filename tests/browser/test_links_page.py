@@ -10,7 +10,7 @@ import pytest
 import zxingcpp
 from playwright.sync_api import Browser
 
-from tests.browser.test_journey import browser, new_context  # noqa: F401 - the module's browser fixture
+from tests.support.browser import new_context
 from tests.support.servers import serve_in_thread
 from tests.support.settings import API_KEY, make_settings
 from tracker.admin.app import Admin
@@ -35,7 +35,7 @@ def decode(png_bytes: bytes) -> list[str]:
 
 
 def test_the_qr_code_on_the_links_page_scans_to_the_short_url_and_delete_removes_the_link(
-    browser: Browser, admin_url: str  # noqa: F811 - the fixture imported above
+    browser: Browser, admin_url: str
 ) -> None:
     with httpx.Client(base_url=admin_url, headers=AUTH) as api:
         link = api.post("/v1/links", json={"destination": "https://shop.example/spring", "code": "spring-qr",

@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from tests.browser.test_journey import CHROMIUM, CHROMIUM_ARGS, desktop_agent
 from tests.stores.platforms import sample, shopify_body, shopify_headers
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, desktop_agent
 from tests.support.processes import load_into_clickhouse
 from tests.support.servers import serve_in_thread, wait_until
 from tests.support.settings import API_KEY, make_settings
