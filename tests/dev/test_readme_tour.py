@@ -55,12 +55,14 @@ def test_the_readme_curl_tour_credits_both_of_its_orders(tmp_path):
                                params={"group_by": "channel,campaign,message"},
                                headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
             rows = report["rows"]
-            return report if rows and rows[0]["orders"] == 2 else None
+            return report if rows and rows[0]["orders"] == 2 and rows[0]["delivered"] == 1 else None
 
         report = wait_until(credited, timeout=30, interval=0.2, message="both tour orders credited")
         [row] = report["rows"]
         assert (row["channel"], row["campaign"], row["message"]) == ("sms", "black_friday", "reminder-1")
         assert (row["clicks"], row["human_clicks"], row["bot_clicks"]) == (1, 1, 0)
         assert row["revenue"] == 79.9 and report["unattributed_orders"] == 0
+        # the text the platform registered, on the same row
+        assert (row["sent"], row["delivered"], row["delivery_rate"], row["click_rate"]) == (1, 1, 1.0, 1.0)
     finally:
         interrupt(dev)
