@@ -56,9 +56,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONPATH=/app \
     PATH=/opt/venv/bin:$PATH
 
+# /var/lib/tracker/spill: the edge's spill log (TRACKER_SPILL_DIR), the one folder the app writes; mount a volume.
 RUN groupadd --system --gid 10001 tracker \
     && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
-       --shell /usr/sbin/nologin tracker
+       --shell /usr/sbin/nologin tracker \
+    && mkdir -p /var/lib/tracker/spill && chown 10001:10001 /var/lib/tracker/spill
+ENV TRACKER_SPILL_DIR=/var/lib/tracker/spill
 
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app

@@ -24,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from shortlinks.link_store import link_key
+from tracker.events.streams import link_key_tags
 
 FIXED_LOCATION = "https://shop.example/sale?utm_source=klaviyo&utm_medium=sms&utm_campaign=bench"
 REDIS_URL_VARIABLE = "BENCH_REDIS_URL"
@@ -56,9 +57,10 @@ def starlette() -> Starlette:
 
 def naive() -> Starlette:
     client = redis.asyncio.Redis.from_url(os.environ[REDIS_URL_VARIABLE])
+    tags = link_key_tags(1)  # the edge in the bench runs with one stream
 
     async def redirect(request: Request) -> Response:
-        record = await client.get(link_key(BENCH_DOMAIN, request.path_params["code"]))
+        record = await client.get(link_key(BENCH_DOMAIN, request.path_params["code"], tags))
         if record is None:
             return Response("not found", 404)
         return RedirectResponse(orjson.loads(record)["tagged_url"], 302)

@@ -2,9 +2,11 @@
 
 Key layout (`link_key` is the only place a link's key is spelled):
 
-- `sl:link:<domain>/<code>`: the link's JSON record. A link belongs to one short domain, so a
-  vanity code can be taken on one domain and free on another. Generated codes come from one
-  counter and are unique across all domains.
+- `sl:link:{<tag>}<domain>/<code>`: the link's JSON record. A link belongs to one short domain, so
+  a vanity code can be taken on one domain and free on another. Generated codes come from one
+  counter and are unique across all domains. `{<tag>}` is the hash tag of the event stream shard
+  the link's clicks are appended to (`key_tags`, one per shard, picked by the code), so the edge's
+  tap script reads the link and appends to the stream in one call, in one Redis Cluster slot.
 - `sl:links:seq`: the counter. Every link, generated or vanity, takes a number from it: its
   place in the listing (newest first).
 - `sl:links:index`: sorted set of `<domain>/<code>` scored by that number: the listing.
@@ -14,8 +16,10 @@ Key layout (`link_key` is the only place a link's key is spelled):
   or deleted meanwhile never make a page repeat or skip another link.
 - `sl:links:changes`: stream of `{domain, code}` for every change and delete; edges follow it
   to drop cached links within a second.
-- `sl:links:layout`: "2" once the keys of the first layout (`sl:link:<code>`, no domain) have
-  been moved into the default domain by `upgrade_layout` (idempotent, run at start).
+- `sl:links:layout`: "3:<number of key tags>" once `upgrade_layout` (idempotent, run at start) has
+  moved every link of an older layout to its key: `sl:link:<code>` (layout 1, no domain: to the
+  default domain), `sl:link:<domain>/<code>` (layout 2, no hash tag), or a tag of another number
+  of stream shards (TRACKER_EVENT_STREAMS changed).
 
 Every operation touches one key or pipelines single-key commands, so the same layout works on
 Redis Cluster without cross-slot operations.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -45,16 +50,17 @@ CHANGES = "sl:links:changes"
 INDEX = "sl:links:index"
 INDEX_BY = "sl:links:by:"
 LAYOUT = "sl:links:layout"
-LAYOUT_VERSION = b"2"
+LAYOUT_VERSION = "3"
 CHANGES_KEPT = 100_000
 BATCH_PIPELINE = 1000
 PAGE_READ = 1000  # index entries read per round trip while filling a page
 PAGE_BUDGET = 20_000  # entries one page may examine for a `q` search before it answers with a cursor
 
 
-def link_key(domain: str, code: str) -> str:
-    """The Redis key of the link `code` on the short domain `domain`."""
-    return f"{LINK_PREFIX}{domain}/{code}"
+def link_key(domain: str, code: str, tags: Sequence[str]) -> str:
+    """The Redis key of the link `code` on the short domain `domain`, with its stream shard's hash tag."""
+    tag = tags[zlib.crc32(code.encode()) % len(tags)] if len(tags) > 1 else tags[0] if tags else ""
+    return f"{LINK_PREFIX}{tag}{domain}/{code}"
 
 
 def _member(link: Link) -> str:
@@ -129,10 +135,15 @@ def decode_cursor(cursor: str) -> int:
 
 
 class LinkStore:
-    def __init__(self, redis: AnyRedis, codes: CodeGenerator, default_domain: str) -> None:
+    def __init__(self, redis: AnyRedis, codes: CodeGenerator, default_domain: str, *, key_tags: Sequence[str]) -> None:
+        """`key_tags`: the hash tags of the event stream shards; every process of a deployment gives the same."""
         self.redis = redis
         self.default_domain = default_domain
         self._codes = codes
+        self._tags = tuple(key_tags)
+
+    def link_key(self, domain: str, code: str) -> str:
+        return link_key(domain, code, self._tags)
 
     async def create(self, draft: LinkDraft, now: datetime) -> Link:
         """Store one link: a generated code, or the draft's vanity code (CodeRefused, CodeTaken)."""
@@ -142,7 +153,7 @@ class LinkStore:
             raise CodeRefused(f"code: {draft.code!r} is in the range of generated codes; choose another")
         seq = await self.redis.incr(COUNTER)
         link = Link.from_draft(draft.code, draft, now, self.default_domain)
-        if not await self.redis.set(link_key(link.domain, link.code), link.to_record(), nx=True):
+        if not await self.redis.set(self.link_key(link.domain, link.code), link.to_record(), nx=True):
             raise CodeTaken(f"code: {link.code!r} is taken on {link.domain}")
         await self._index([(link, seq)])
         return link
@@ -161,7 +172,7 @@ class LinkStore:
             chunk = links[start:start + BATCH_PIPELINE]
             async with self.redis.pipeline(transaction=False) as pipe:
                 for link in chunk:
-                    pipe.set(link_key(link.domain, link.code), link.to_record(), nx=True)
+                    pipe.set(self.link_key(link.domain, link.code), link.to_record(), nx=True)
                 results = await pipe.execute()
             if not all(results):
                 raise CodeCollision("a generated short code already exists; is the counter key missing?")
@@ -182,7 +193,7 @@ class LinkStore:
             await pipe.execute()
 
     async def get_record(self, code: str, domain: str | None = None) -> bytes | None:
-        record: Any = await self.redis.get(link_key(domain or self.default_domain, code))
+        record: Any = await self.redis.get(self.link_key(domain or self.default_domain, code))
         return record if record is None else bytes(record)
 
     async def get(self, code: str, domain: str | None = None) -> Link | None:
@@ -202,7 +213,7 @@ class LinkStore:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for code in codes[start:start + step]:
                     for domain in domains:
-                        pipe.get(link_key(domain, code))
+                        pipe.get(self.link_key(domain, code))
                 records = await pipe.execute()
             for i in range(0, len(records), len(domains)):
                 record = next((r for r in records[i:i + len(domains)] if r is not None), None)
@@ -211,14 +222,14 @@ class LinkStore:
 
     async def save_change(self, link: Link) -> None:
         """Overwrite a link and announce the change to every edge."""
-        await self.redis.set(link_key(link.domain, link.code), link.to_record(), xx=True)
+        await self.redis.set(self.link_key(link.domain, link.code), link.to_record(), xx=True)
         await self._announce(link)
 
     async def delete(self, link: Link) -> bool:
         """Remove a link and its index entries and tell the edges; False when it was already gone."""
         member = _member(link)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.delete(link_key(link.domain, link.code))
+            pipe.delete(self.link_key(link.domain, link.code))
             pipe.zrem(INDEX, member)
             for key in _label_indexes(link):
                 pipe.zrem(key, member)
@@ -274,33 +285,41 @@ class LinkStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             for member in members:
                 domain, _, code = member.rpartition("/")
-                pipe.get(link_key(domain, code))
+                pipe.get(self.link_key(domain, code))
             records = await pipe.execute()
         return [None if r is None else Link.from_record(r) for r in records]
 
     async def upgrade_layout(self) -> int:
-        """Move links stored as `sl:link:<code>` (before domains) to the default domain; idempotent.
+        """Move every link of an older key layout to its key in this one; idempotent.
 
-        Run by the admin and the edge at start; concurrent runs are safe (each move is SET NX then
-        DEL of the same record). Returns how many links this run moved.
+        Layout 1 (`sl:link:<code>`) links go to the default domain (and into the listing); layout 2
+        (`sl:link:<domain>/<code>`) and links tagged for another number of stream shards get their tag.
+        Run by the admin and the edge at start; concurrent runs are safe (each move is SET NX then DEL of
+        the same record). Returns how many links this run moved.
         """
-        if await self.redis.get(LAYOUT) == LAYOUT_VERSION:
+        layout = f"{LAYOUT_VERSION}:{len(self._tags)}".encode()
+        if await self.redis.get(LAYOUT) == layout:
             return 0
         moved = 0
         async for key in self.redis.scan_iter(match=f"{LINK_PREFIX}*", count=1000):
             name = key.decode() if isinstance(key, bytes) else key
-            code = name[len(LINK_PREFIX):]
-            if "/" in code or "{" in code:
-                continue
+            rest = name[len(LINK_PREFIX):]
+            first = "/" not in (rest[rest.index("}") + 1:] if rest.startswith("{") and "}" in rest else rest)
             record = await self.redis.get(name)
             if record is None:
                 continue
-            link = replace(Link.from_record(record), domain=self.default_domain)
-            if await self.redis.set(link_key(link.domain, link.code), link.to_record(), nx=True):
-                await self._index([(link, self._codes.counter_of(link.code) or 0)])
+            link = Link.from_record(record)
+            if first:
+                link = replace(link, domain=self.default_domain)
+            target = self.link_key(link.domain, link.code)
+            if target == name:
+                continue
+            if await self.redis.set(target, link.to_record(), nx=True):
+                if first:
+                    await self._index([(link, self._codes.counter_of(link.code) or 0)])
                 moved += 1
             await self.redis.delete(name)
-        await self.redis.set(LAYOUT, LAYOUT_VERSION)
+        await self.redis.set(LAYOUT, layout)
         return moved
 
     async def upgrade_layout_at_start(self) -> None:
@@ -308,10 +327,11 @@ class LinkStore:
         try:
             moved = await self.upgrade_layout()
         except (RedisError, OSError) as exc:
-            log.warning("links of the first key layout not checked (%s); the next start moves them", exc)
+            log.warning("links of older key layouts not checked (%s); the next start moves them", exc)
             return
         if moved:
-            log.info("moved %d links of the first key layout to the domain %s", moved, self.default_domain)
+            log.info("moved %d links of older key layouts to their keys (default domain %s)", moved,
+                     self.default_domain)
 
     async def last_change_id(self) -> str:
         """Where an edge starts following changes: the newest id, or '0-0' on an empty stream."""
@@ -322,8 +342,8 @@ class LinkStore:
         last = info["last-generated-id"]
         return last.decode() if isinstance(last, bytes) else str(last)
 
-    async def changes_after(self, last_id: str, block_ms: int) -> tuple[str, list[str]]:
-        """Codes changed after `last_id`, waiting up to `block_ms`; returns the new last id and the codes.
+    async def changes_after(self, last_id: str, block_ms: int) -> tuple[str, list[tuple[str, str]]]:
+        """Links changed after `last_id`, waiting up to `block_ms`: the new last id and (domain, code) pairs.
 
         The stream keeps the last 100,000 changes, far more than an edge that polls twice a
         second can fall behind; an edge that lost its connection drops its whole cache instead.
@@ -332,4 +352,7 @@ class LinkStore:
         if not reply:
             return last_id, []
         entries = reply[0][1]
-        return entries[-1][0].decode(), [fields[b"code"].decode() for _, fields in entries]
+        return entries[-1][0].decode(), [
+            (fields.get(b"domain", self.default_domain.encode()).decode(), fields[b"code"].decode())
+            for _, fields in entries
+        ]

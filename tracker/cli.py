@@ -21,6 +21,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import uvloop
@@ -188,6 +189,12 @@ def run(args: argparse.Namespace) -> None:
         settings.require("TRACKER_REDIS_URL", "TRACKER_SECRET")
         port_free(args.host, args.port, "--port")
         port_free(args.metrics_host, args.metrics_port, "--metrics-port")
+        from tracker.events.spill import SpillError, SpillLog
+
+        try:  # before any worker starts: one line naming the folder, not a traceback per worker
+            SpillLog(Path(settings.spill_dir), settings.spill_max_mb).open()
+        except SpillError as exc:
+            raise SettingsError(f"TRACKER_SPILL_DIR: {exc}") from None
         wait_for_redis(settings.redis_url, settings.start_timeout)
         metrics = (args.metrics_host, args.metrics_port) if args.metrics_port else None
         serve("tracker.edge.app:app_from_env", args.host, args.port, args.workers, args.forwarded_allow_ips,

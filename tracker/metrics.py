@@ -38,11 +38,13 @@ REDIRECT_SECONDS = Histogram(
 LINK_CACHE = Counter("tracker_link_cache_lookups", "Link cache lookups: hit, miss (Redis read) or stale", ["result"])
 EVENTS_WRITTEN = Counter("tracker_events_written", "Click events written to the Redis stream")
 EVENT_WRITE_ERRORS = Counter("tracker_event_write_errors", "Failed pipeline writes to the Redis stream (retried)")
-EVENTS_UNCONFIRMED = Counter(
-    "tracker_events_answered_unconfirmed",
-    "ack-mode redirects answered before their event reached Redis (Redis failing; events kept for retry)",
-)
 EVENTS_DROPPED = Counter("tracker_events_dropped", "Events lost: not written by the shutdown deadline (must be 0)")
+EVENTS_SPILLED = Counter("tracker_events_spilled", "Click events written to the edge's spill log while Redis failed")
+EVENTS_REPLAYED = Counter("tracker_events_replayed", "Spilled click events replayed into the Redis stream")
+EVENTS_REFUSED = Counter(
+    "tracker_events_refused",
+    "Click events neither Redis nor the spill log took (spill full or disk error): ack taps got a 503",
+)
 CONVERSIONS = Counter("tracker_conversions", "Conversions received, by source and result", ["source", "result"])
 STORE_HOOKS = Counter(
     "tracker_store_hook_deliveries",

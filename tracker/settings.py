@@ -60,6 +60,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                   "/hooks/telnyx (unset: the hook answers 404)"),
     "TRACKER_START_TIMEOUT": ("15s", "how long a starting process retries a Redis or ClickHouse that does not "
                               "answer before it stops with one line naming it"),
+    "TRACKER_SPILL_DIR": ("./data/spill", "folder of the edge's spill log: clicks answered while Redis is "
+                          "unreachable, fsync'd here and replayed into the stream once it is back"),
+    "TRACKER_SPILL_MAX_MB": ("1024", "size bound of each edge worker's spill log in MiB; past it, ack-mode taps "
+                             "get a 503 (counted in tracker_events_refused_total)"),
 }
 
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -153,6 +157,8 @@ class Settings:
     pixel_signing: PixelSigning = "optional"
     event_streams: int = 1
     retention_days: int = 0
+    spill_dir: str = "./data/spill"
+    spill_max_mb: int = 1024
     short_domains: tuple[str, ...] = ()
     admin_url: str = "http://127.0.0.1:8081"
     api_key: str = ""
@@ -294,6 +300,12 @@ class Settings:
             start_timeout = parse_window(get("TRACKER_START_TIMEOUT"))
         except ValueError as exc:
             raise fail("TRACKER_START_TIMEOUT", str(exc)) from None
+        spill_dir = get("TRACKER_SPILL_DIR")
+        if not spill_dir:
+            raise fail("TRACKER_SPILL_DIR", "must name a folder")
+        spill_max = get("TRACKER_SPILL_MAX_MB")
+        if not spill_max.isdigit() or int(spill_max) < 1:
+            raise fail("TRACKER_SPILL_MAX_MB", f"expected a whole number of MiB, at least 1, got {spill_max!r}")
 
         settings = cls(
             redis_url=redis_url,
@@ -321,6 +333,8 @@ class Settings:
             telnyx_public_key=telnyx_public_key,
             start_timeout=start_timeout,
             explicit=frozenset(name for name in VARIABLES if env.get(name, "").strip()),
+            spill_dir=spill_dir,
+            spill_max_mb=int(spill_max),
         )
         if overrides:
             from dataclasses import replace

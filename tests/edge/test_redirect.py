@@ -16,6 +16,7 @@ from tests.support.servers import serve_in_thread, wait_until
 from tests.support.settings import API_KEY, make_settings
 from tracker.admin.app import Admin
 from tracker.edge.app import Edge
+from tracker.events.click import decode_entry
 from tracker.events.streams import stream_names
 from tracker.metrics import render
 
@@ -33,7 +34,7 @@ class Stack:
         return reply.json()
 
     def events(self) -> list[dict]:
-        return [orjson.loads(fields[b"e"]) for _, fields in self.redis.xrange(stream_names(1)[0])]
+        return [decode_entry(fields) for _, fields in self.redis.xrange(stream_names(1)[0])]
 
 
 @pytest.fixture(params=["ack", "fast"])
@@ -174,7 +175,7 @@ def test_ack_mode_has_the_event_in_redis_before_the_302_arrives(redis_url, sync_
                 location = client.get(f"{edge_url}/{code}").headers["location"]
                 entries = sync_redis.xrange(stream_names(1)[0])
                 assert len(entries) == n  # read right after the reply: no waiting
-                assert orjson.loads(entries[-1][1][b"e"])["click_id"] == location.rsplit("sclid=", 1)[1]
+                assert decode_entry(entries[-1][1])["click_id"] == location.rsplit("sclid=", 1)[1]
 
 
 def metric(text: str, name: str) -> float:
@@ -238,3 +239,26 @@ def test_a_burst_of_first_taps_on_cold_links_all_get_302(redis_url):
 
         statuses = asyncio.run(blast())
     assert statuses == [302] * 400
+
+
+def test_a_code_is_looked_up_on_the_requests_host_and_a_foreign_host_means_the_default_domain(redis_url):
+    settings = make_settings(redis_url, TRACKER_SHORT_DOMAINS="go.brand.example")
+    with serve_in_thread(Admin(settings).app) as admin_url, serve_in_thread(Edge(settings)) as edge_url:
+        with httpx.Client(base_url=admin_url, headers=AUTH) as admin:
+            for body in ({"destination": "https://shop.example/default", "code": "same-code"},
+                         {"destination": "https://shop.example/brand", "code": "same-code",
+                          "domain": "go.brand.example"},
+                         {"destination": "https://shop.example/brand-only", "code": "brand-only",
+                          "domain": "go.brand.example"}):
+                assert admin.post("/v1/links", json=body).status_code == 201, body
+
+        def path_for(code: str, host: str) -> str | int:
+            reply = httpx.get(f"{edge_url}/{code}", headers={"host": host})
+            return urlsplit(reply.headers["location"]).path if reply.status_code == 302 else reply.status_code
+
+        assert path_for("same-code", "go.shop.example") == "/default"
+        assert path_for("same-code", "GO.Brand.Example:443") == "/brand"  # lower-cased, port dropped
+        assert path_for("same-code", "go.brand.example.") == "/brand"
+        assert path_for("same-code", "127.0.0.1:8080") == "/default"  # none of ours: the default domain
+        assert path_for("brand-only", "go.brand.example") == "/brand-only"
+        assert path_for("brand-only", "go.shop.example") == 404

@@ -14,7 +14,7 @@ from shortlinks.recipient import RecipientKeyer
 from tests.support.settings import make_settings
 from tracker.conversion import Conversion
 from tracker.edge.click import ClickRequest
-from tracker.edge.redirect import RedirectTarget
+from tracker.edge.redirect import COLD_HEAD, TargetCompiler, request_event
 from tracker.events import click, conversion, message
 from tracker.loader.rows import DEAD_LETTER_COLUMNS, DEAD_LETTERS, KINDS, BadEvent, click_row
 from tracker.message import Message
@@ -49,12 +49,20 @@ def test_the_loader_knows_every_kind_by_the_name_its_schema_gives_it():
 
 
 def test_the_edge_writes_exactly_the_click_fields_with_their_types():
-    target = RedirectTarget.compile(LINK, make_settings())
+    target = TargetCompiler(make_settings())(LINK.to_record())
     event = orjson.loads(target.click_event("cid", REQUEST, 1_790_000_000.5, "ipref"))
     assert list(event) == list(click.FIELDS)
     for name, kind in click.FIELDS.items():
         assert isinstance(event[name], kind), name
     assert event["kind"] == click.KIND and event["ts"] == 1_790_000_000_500
+
+
+def test_a_cold_tap_entry_reads_back_as_the_event_a_cached_link_would_have_written():
+    """A tap on a link the edge never cached: the request's fields in `e`, the link record in `l`."""
+    warm = orjson.loads(TargetCompiler(make_settings())(LINK.to_record()).click_event("cid", REQUEST, 1.5, "ipref"))
+    cold = click.decode_entry({b"e": COLD_HEAD + request_event("cid", REQUEST, 1.5, "ipref")[1:],
+                               click.LINK_FIELD: LINK.to_record()})
+    assert cold == warm and set(cold) == set(click.FIELDS)
 
 
 def test_every_click_column_is_a_click_field_or_derived_by_the_loader():
@@ -65,11 +73,11 @@ def test_every_click_column_is_a_click_field_or_derived_by_the_loader():
 
 
 def test_the_loader_turns_an_edge_event_into_a_row_in_column_order():
-    target = RedirectTarget.compile(LINK, make_settings())
+    target = TargetCompiler(make_settings())(LINK.to_record())
     row = click_row(orjson.loads(target.click_event("cid", REQUEST, 1_790_000_000.5, "ipref")))
     values = dict(zip((name for name, _ in click.COLUMNS), row, strict=True))
     assert values["click_id"] == "cid" and values["code"] == "abc123" and values["tags"] == ["vip"]
-    assert values["ts"] == datetime.fromtimestamp(1_790_000_000.5, UTC)
+    assert values["ts"] == 1_790_000_000_500  # the DateTime64(3) column's ticks
     assert values["destination_host"] == "shop.example" and values["ip_ref"] == "ipref"
     assert values["device_type"] == "mobile" and values["is_bot"] is False
 
@@ -83,7 +91,7 @@ def test_the_loader_turns_an_edge_event_into_a_row_in_column_order():
     ({"user_agent": None}, "click field user_agent is not a string"),
 ])
 def test_a_click_that_fails_its_schema_is_refused_with_a_reason(change, reason):
-    event = {**orjson.loads(RedirectTarget.compile(LINK, make_settings()).click_event("c", REQUEST, 1.0, "")),
+    event = {**orjson.loads(TargetCompiler(make_settings())(LINK.to_record()).click_event("c", REQUEST, 1.0, "")),
              **change}
     with pytest.raises(BadEvent, match=reason):
         click_row(event)

@@ -24,6 +24,7 @@ from shortlinks.link_store import (
 )
 
 SECRET = "store-test-secret-0123456789"
+TAGS = ("{t}",)  # the hash tag of the one event stream shard (tracker.events.streams.link_key_tags)
 RULES = LinkRules(domains=("go.shop.example", "go.brand.example"))
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -39,7 +40,7 @@ def run(coro):  # noqa: ANN001, ANN201 - a tiny runner for one coroutine per tes
 async def with_store(redis_url: str, work):  # noqa: ANN001, ANN201
     client = aredis.Redis.from_url(redis_url)
     try:
-        return await work(LinkStore(client, CodeGenerator(SECRET), "go.shop.example"))
+        return await work(LinkStore(client, CodeGenerator(SECRET), "go.shop.example", key_tags=TAGS))
     finally:
         await client.aclose()
 
@@ -49,10 +50,11 @@ def test_link_keys_carry_the_domain_and_the_record_names_it(redis_url: str, sync
         return await store.create(draft(), NOW), await store.create(draft(domain="go.brand.example"), NOW)
 
     plain, branded = run(with_store(redis_url, work))
-    assert link_key("go.shop.example", plain.code) == f"sl:link:go.shop.example/{plain.code}"
-    assert orjson.loads(sync_redis.get(link_key("go.shop.example", plain.code)))["domain"] == "go.shop.example"
-    assert orjson.loads(sync_redis.get(link_key("go.brand.example", branded.code)))["domain"] == "go.brand.example"
-    assert sync_redis.get(link_key("go.shop.example", branded.code)) is None
+    assert link_key("go.shop.example", plain.code, TAGS) == f"sl:link:{{t}}go.shop.example/{plain.code}"
+    assert orjson.loads(sync_redis.get(link_key("go.shop.example", plain.code, TAGS)))["domain"] == "go.shop.example"
+    assert orjson.loads(sync_redis.get(link_key("go.brand.example", branded.code, TAGS)))["domain"] == \
+        "go.brand.example"
+    assert sync_redis.get(link_key("go.shop.example", branded.code, TAGS)) is None
 
 
 def test_a_vanity_code_is_taken_per_domain(redis_url: str) -> None:
@@ -170,3 +172,38 @@ def test_links_of_the_first_layout_move_to_the_default_domain_once(redis_url: st
     assert disabled is not None and disabled.disabled
     assert not any(sync_redis.exists(f"sl:link:{code}") for code in legacy)
     assert fresh.code not in legacy
+
+
+def test_links_move_to_their_stream_shards_hash_tag_from_layout_2_and_when_the_shard_count_changes(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    two, three = ("{a}", "{b}"), ("{a}", "{b}", "{c}")
+    codes = CodeGenerator(SECRET)
+    old = codes.encode(1)
+    sync_redis.set(f"sl:link:go.shop.example/{old}", orjson.dumps({
+        "code": old, "domain": "go.shop.example", "destination": "https://shop.example/",
+        "tagged_url": "https://shop.example/", "utm": {}, "channel": "sms", "campaign": "", "message": "", "tags": [],
+        "recipient_ref": "", "expires_at": None, "created_at": "2026-01-01T00:00:00.000Z", "disabled": False,
+    }))
+    sync_redis.set("sl:links:layout", "2")
+    sync_redis.set("sl:links:seq", 1)
+
+    async def work() -> tuple[int, int, list[str], list[bool]]:
+        client = aredis.Redis.from_url(redis_url)
+        with_two = LinkStore(client, codes, "go.shop.example", key_tags=two)
+        moved = await with_two.upgrade_layout()
+        created = [link.code for link in await with_two.create_many([draft() for _ in range(30)], NOW)]
+        with_three = LinkStore(client, codes, "go.shop.example", key_tags=three)
+        rekeyed = await with_three.upgrade_layout()
+        found = [await with_three.get(code) is not None for code in [old, *created]]
+        await client.aclose()
+        return moved, rekeyed, [old, *created], found
+
+    moved, rekeyed, all_codes, found = run(work())
+    keys = {k.decode() for k in sync_redis.scan_iter("sl:link:*")}
+    assert moved == 1 and all(found)
+    assert keys == {link_key("go.shop.example", code, three) for code in all_codes}
+    assert {key[len("sl:link:"):len("sl:link:") + 3] for key in keys} == set(three)  # spread over every shard
+    assert rekeyed == sum(link_key("go.shop.example", c, two) != link_key("go.shop.example", c, three)
+                          for c in all_codes)
+    assert sync_redis.get("sl:links:layout") == b"3:3"

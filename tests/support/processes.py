@@ -13,19 +13,20 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 from redis.asyncio import Redis
 
 from tests.support.servers import wait_until
 from tests.support.settings import API_KEY, SECRET
 from tracker.dev.embedded_redis import free_port
-from tracker.events.streams import FIELD, stream_names
+from tracker.events.click import decode_entry
+from tracker.events.streams import stream_names
 from tracker.loader.stream_loader import Loader, clickhouse_inserter
 
 STREAM = stream_names(1)[0]
@@ -35,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def tracker_env(redis_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_") and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update({"TRACKER_REDIS_URL": redis_url, "TRACKER_SECRET": SECRET, "TRACKER_API_KEYS": API_KEY,
-                "TRACKER_SHORT_BASE": "https://go.shop.example", "PYTHONUNBUFFERED": "1", **extra})
+                "TRACKER_SHORT_BASE": "https://go.shop.example", "PYTHONUNBUFFERED": "1",
+                "TRACKER_SPILL_DIR": tempfile.mkdtemp(prefix="tracker-spill-"), **extra})
     return env
 
 
@@ -154,7 +156,7 @@ def stream_click_ids(client: Any, stream: str = STREAM) -> list[str]:
         if not entries:
             return ids
         for _, fields in entries:
-            event = orjson.loads(fields[FIELD])
+            event = decode_entry(fields)
             if event.get("kind") == "click":
                 ids.append(event["click_id"])
         last = entries[-1][0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 from tracker.settings import Settings
 
 SECRET = "test-secret-0123456789abcdef"
@@ -19,5 +21,6 @@ def make_settings(redis_url: str = "", **env: str) -> Settings:
         "TRACKER_SECRET": SECRET,
         "TRACKER_API_KEYS": API_KEY,
         "TRACKER_SHORT_BASE": "https://go.shop.example",
+        "TRACKER_SPILL_DIR": tempfile.mkdtemp(prefix="tracker-spill-"),  # never the checkout's ./data
     }
     return Settings.from_env({**base, **env})

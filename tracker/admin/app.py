@@ -28,7 +28,7 @@ from tracker.clickhouse.connect import answers, connect_settings
 from tracker.dashboard.endpoints import Dashboard
 from tracker.dashboard.links_page import LinksPage
 from tracker.events.recorder import ConversionRecorder, MessageRecorder
-from tracker.events.streams import ensure_groups, stream_names
+from tracker.events.streams import ensure_groups, link_key_tags, stream_names
 from tracker.health import health_routes
 from tracker.http_json import ApiError, error_response
 from tracker.metrics import metrics_routes
@@ -45,7 +45,8 @@ class Admin:
         self.settings = settings
         self.redis = redis if redis is not None else connect_redis(settings.redis_url)
         self.streams = stream_names(settings.event_streams)
-        self.store = LinkStore(self.redis, CodeGenerator(settings.secret), settings.default_domain)
+        self.store = LinkStore(self.redis, CodeGenerator(settings.secret), settings.default_domain,
+                               key_tags=link_key_tags(settings.event_streams))
         self.recorder = ConversionRecorder(self.redis, self.streams)
         self.clickhouse = clickhouse
         dashboard = Dashboard(settings, clickhouse)

@@ -82,6 +82,8 @@ async def run_dev(options: DevOptions) -> None:
         settings = replace(settings, api_keys=(kept_secret(data_dir / "api_key", 24),))
     if "TRACKER_CLICKHOUSE_URL" not in settings.explicit:
         settings = replace(settings, clickhouse_url=f"chdb://{data_dir / 'clickhouse'}")
+    if "TRACKER_SPILL_DIR" not in settings.explicit:
+        settings = replace(settings, spill_dir=str(data_dir / "spill"))
     if settings.short_base == "http://127.0.0.1:8080" and (host, edge_port) != ("127.0.0.1", 8080):
         settings = replace(settings, short_base=f"http://{host}:{edge_port}")
     if options.demo and settings.short_base == f"http://127.0.0.1:{edge_port}":

@@ -11,6 +11,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,11 +26,12 @@ from tracker.edge.click import IpKeyer
 from tracker.edge.link_cache import LinkCache
 from tracker.edge.pixel import Pixel, StorefrontScript
 from tracker.edge.receipts import receipt_routes
-from tracker.edge.redirect import NOT_FOUND_PAGE, Redirect, RedirectTarget
+from tracker.edge.redirect import NOT_FOUND_PAGE, Redirect, RedirectTarget, TargetCompiler
 from tracker.edge.store_hooks import StoreHooks
 from tracker.edge.tally import HotPathTally
 from tracker.events.recorder import ConversionRecorder, MessageRecorder
-from tracker.events.streams import ensure_groups, stream_names
+from tracker.events.spill import SpillLog
+from tracker.events.streams import ensure_groups, link_key_tags, stream_names
 from tracker.events.writer import EventWriter
 from tracker.health import health_routes
 from tracker.settings import Settings
@@ -51,13 +53,15 @@ class Edge:
         self.settings = settings
         self.redis = redis if redis is not None else connect_redis(settings.redis_url, timeout=0.5)
         self.streams = stream_names(settings.event_streams)
-        self.store = LinkStore(self.redis, CodeGenerator(settings.secret), settings.default_domain)
+        self.store = LinkStore(self.redis, CodeGenerator(settings.secret), settings.default_domain,
+                               key_tags=link_key_tags(settings.event_streams))
         self.tally = HotPathTally()
-        self.cache: LinkCache[RedirectTarget] = LinkCache(
-            self.store, lambda link: RedirectTarget.compile(link, settings), tally=self.tally
-        )
-        self.writer = EventWriter(self.redis, self.streams, settings.durability)
-        self.redirect = Redirect(self.cache, self.writer, IpKeyer(settings.secret))
+        compiler = TargetCompiler(settings)
+        self.cache: LinkCache[RedirectTarget] = LinkCache(self.store, compiler, tally=self.tally)
+        self.spill = SpillLog(Path(settings.spill_dir), settings.spill_max_mb * 1024 * 1024)
+        self.writer = EventWriter(self.redis, self.streams, settings.durability, spill=self.spill)
+        self.redirect = Redirect(self.cache, self.writer, IpKeyer(settings.secret), compiler.cookie_head,
+                                 settings.domains)
         recorder = ConversionRecorder(self.redis, self.streams)
         self.pixel = Pixel(settings, recorder)
         hooks = StoreHooks(settings, recorder).routes()
@@ -97,6 +101,7 @@ class Edge:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self.spill.open()
         await ensure_groups(self.redis, self.streams, required=False)
         await self.store.upgrade_layout_at_start()
         self.cache.start()

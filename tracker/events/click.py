@@ -3,18 +3,28 @@
 One place for the shape. The edge builds an event from `link_fields` (encoded once per link, when the link
 enters its cache) and `request_fields` (per tap); the loader checks an event against `FIELDS` and fills
 `COLUMNS`; a test holds `COLUMNS` to the `clicks` table the migrations create. A new field goes here first.
+
+In the stream, an entry carries the event JSON in field `e`. Its link part comes one of two ways: inside
+`e`, when the edge had the link cached; or as the link record itself in field `l`, when the edge had never
+seen the code and its tap script resolved the link in the same step that appended the click. `decode_entry`
+reads both back into one event.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
+
+import orjson
 
 from shortlinks.destination import is_ip_address
 from shortlinks.link import Link
 
 KIND = "click"
 TABLE = "clicks"
+LINK_FIELD = b"l"  # the link record a cold tap was resolved against, beside the event's field `e`
 
 # Every field of the event in the stream and its JSON type. `user_agent` and `purpose` are read by the
 # loader's enrichment and not stored as they are; `click_id` and `ts` are required, the rest default to empty.
@@ -133,3 +143,15 @@ def request_fields(
         "purpose": purpose,
         "ip_ref": ip_ref,
     }
+
+
+def decode_entry(fields: Mapping[bytes, bytes]) -> Any:
+    """The event of a stream entry, its link part filled in from the record when it came as one.
+
+    Raises orjson.JSONDecodeError for an entry that is not JSON; the rest is the loader's to check.
+    """
+    event = orjson.loads(fields.get(b"e", b""))
+    record = fields.get(LINK_FIELD)
+    if record is not None and isinstance(event, dict):
+        event.update(link_fields(Link.from_record(record)))
+    return event

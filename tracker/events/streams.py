@@ -59,6 +59,14 @@ async def ensure_groups(redis: AnyRedis, streams: Sequence[str], required: bool 
             log.warning("could not create the stream group on %s (%s)", stream, type(exc).__name__)
 
 
-def stream_tag(stream: str) -> str:
-    """The hash tag of a stream name, `{…}`: a key carrying it lives in the stream's cluster slot."""
-    return stream[stream.index("{"):]
+def stream_tag(key: str) -> str:
+    """The hash tag `{…}` of a stream name (or of any key built with one): a key carrying it lives in the
+    stream's cluster slot. '' for a key without one."""
+    start = key.find("{")
+    end = key.find("}", start + 1)
+    return key[start:end + 1] if start >= 0 and end > start else ""
+
+
+def link_key_tags(count: int) -> list[str]:
+    """The hash tags link keys are given (`LinkStore(key_tags=...)`): one per stream shard, co-located with it."""
+    return [stream_tag(name) for name in stream_names(count)]

@@ -6,8 +6,9 @@ An event that fails its schema is a `BadEvent`, whose message is the reason the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from tracker.conversion import Conversion, InvalidConversion
@@ -30,31 +31,47 @@ class BadEvent(ValueError):
     """A stream entry that cannot become a row; the message is the dead-letter reason."""
 
 
+# The click's string fields, read in one C call; the `clicks` columns, read out of a row's values in one more.
+_CLICK_STRINGS = tuple(name for name, kind in click.FIELDS.items() if kind is str)
+_click_strings = itemgetter(*_CLICK_STRINGS)
+_click_columns = itemgetter(*(name for name, _ in click.COLUMNS))
+
+
 def click_row(event: dict[str, Any]) -> list[Any]:
+    """The `clicks` row of a click event. `ts` stays epoch milliseconds: the DateTime64(3) column's own ticks.
+
+    This runs once per click at tens of thousands a second, hence C-speed checks: `itemgetter` for the
+    fields and `str.join`, which refuses anything but strings, for their types.
+    """
     ts = event.get("ts")
     if not event.get("click_id") or isinstance(ts, bool) or not isinstance(ts, int):
         raise BadEvent("click without click_id or integer ts")
     tags = event.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+    if type(tags) is not list or not _all_strings(tags):
         raise BadEvent("click tags are not a list of strings")
-    for name, kind in click.FIELDS.items():
-        if kind is str and not isinstance(event.get(name, ""), str):
-            raise BadEvent(f"click field {name} is not a string")
-    method = event.get("method", "GET")[:MAX_METHOD]
-    enrichment = classify(event.get("user_agent", ""), method, event.get("purpose", ""))
-    derived: dict[str, Any] = {
-        "ts": datetime.fromtimestamp(ts / 1000, UTC),
-        "tags": tags,
-        "method": method,
-        "is_bot": enrichment.is_bot,
-        "bot_reason": enrichment.bot_reason,
-        "device_type": enrichment.device_type,
-        "os": enrichment.os,
-        "browser": enrichment.browser,
-        # The edge already cut it; an event from an older edge (or written by hand) is cut here as well.
-        "referer": click.referer_origin(event.get("referer", "")),
-    }
-    return [derived[name] if name in derived else event.get(name, "") for name, _ in click.COLUMNS]
+    try:
+        strings = _click_strings(event)
+    except KeyError:  # fields an older edge did not write, or a hand-written event: empty
+        strings = tuple(event.get(name, "") for name in _CLICK_STRINGS)
+    if not _all_strings(strings):
+        name = next(n for n, v in zip(_CLICK_STRINGS, strings, strict=True) if not isinstance(v, str))
+        raise BadEvent(f"click field {name} is not a string")
+    values = dict(zip(_CLICK_STRINGS, strings, strict=True))
+    method = values["method"][:MAX_METHOD]
+    enrichment = classify(values["user_agent"], method, values["purpose"])
+    values.update(ts=ts, tags=tags, method=method, is_bot=enrichment.is_bot, bot_reason=enrichment.bot_reason,
+                  device_type=enrichment.device_type, os=enrichment.os, browser=enrichment.browser)
+    if values["referer"]:  # the edge already cut it; an event from an older edge (or written by hand) is cut here
+        values["referer"] = click.referer_origin(values["referer"])
+    return list(_click_columns(values))
+
+
+def _all_strings(values: Sequence[Any]) -> bool:
+    try:
+        "".join(values)
+    except TypeError:
+        return False
+    return True
 
 
 def conversion_row(event: dict[str, Any]) -> list[Any]:

@@ -95,7 +95,7 @@ class Batch:
         raw = fields.get(FIELD, b"")
         try:
             try:
-                event = orjson.loads(raw)
+                event = click.decode_entry(fields)
             except orjson.JSONDecodeError:
                 raise BadEvent("not JSON") from None
             if not isinstance(event, dict):
