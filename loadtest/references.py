@@ -6,7 +6,7 @@
 
 URL suite: every absolute http(s) input of web-platform-tests' `urltestdata.json` (vendored in
 `tests/references/wpt/`) is made into a link and redirected through the functions the edge uses
-(`LinkDraft.from_json`, `Link`, `RedirectTarget`); each outcome is `exact` (the `Location` is the
+(`LinkDraft.from_json`, `Link`, `TargetCompiler`); each outcome is `exact` (the `Location` is the
 standard's `href` with our `utm_*` and click id added, nothing else changed), `refused` (the
 standard rejects the input, or we refuse it for one of the documented `shortlinks.destination`
 policy reasons) or `wrong` (anything else).
@@ -126,11 +126,11 @@ def redirect_location(destination: str, click_id: str) -> str:
     Raises `InvalidLink` (with the destination's refusal as its cause) when the link is refused.
     """
     from shortlinks.link import Link, LinkDraft, LinkRules
-    from tracker.edge.redirect import RedirectTarget
+    from tracker.edge.redirect import TargetCompiler
 
     draft = LinkDraft.from_json({"destination": destination, "utm": SUITE_UTM}, LinkRules(click_param=CLICK_PARAM))
     link = Link.from_draft("wpt", draft, datetime.now(UTC))
-    target = RedirectTarget.compile(link, _settings())
+    target = TargetCompiler(_settings())(link.to_record())  # type: ignore[arg-type]  # _settings: object
     return f"{target.location_head}{click_id}{target.location_tail}"
 
 

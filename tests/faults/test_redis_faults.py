@@ -26,7 +26,9 @@ from tracker.admin.app import Admin
 from tracker.dev.embedded_redis import EmbeddedRedis
 
 OUTAGE = 3.0  # seconds Redis is down or full
-FAIL_OPEN_MS = 100.0  # a generous bound on a redirect's latency while the event path fails open
+# While Redis fails, a redirect waits for its click's group fsync in the spill log: a few ms on an idle disk, more
+# on a shared CI machine; never the writer's probe interval or a retry backoff (seconds). A generous bound.
+SPILLED_MS = 500.0
 
 
 @pytest.fixture
@@ -108,8 +110,8 @@ def test_redis_restart_under_load_keeps_redirecting_and_every_answered_click_rea
     assert metric(metrics, "tracker_events_refused_total") == 0
     assert lost == 0
     assert duplicated == 0  # a retried pipeline that Redis had already applied is written twice
-    # Failing open should not cost the redirect the writer's retry backoff (up to 1 s per request).
-    assert ms(down, 99) < FAIL_OPEN_MS, f"redirects waited {ms(down, 99):.0f} ms each while Redis was down"
+    # Spilling should not cost the redirect more than a group fsync.
+    assert ms(down, 99) < SPILLED_MS, f"redirects waited {ms(down, 99):.0f} ms each while Redis was down"
 
 
 @pytest.mark.slow
@@ -167,7 +169,7 @@ def test_redis_out_of_memory_keeps_redirecting_counts_the_failure_and_delivers_e
     assert (pixel.status_code, pixel.headers.get("x-tracker-error")) in {(503, "unavailable"), (200, None)}
     assert lost == 0
     assert duplicated == 0
-    assert ms(full, 99) < FAIL_OPEN_MS, f"redirects waited {ms(full, 99):.0f} ms each while Redis refused writes"
+    assert ms(full, 99) < SPILLED_MS, f"redirects waited {ms(full, 99):.0f} ms each while Redis refused writes"
 
 
 def test_admin_answers_a_json_503_not_a_500_when_redis_refuses_writes(own_redis: EmbeddedRedis) -> None:

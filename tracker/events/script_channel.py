@@ -51,6 +51,17 @@ class ScriptChannel:
             raise
         return replies
 
+    async def prepare(self) -> None:
+        """Connect and load the script now, so that the first call finds both ready."""
+        if isinstance(self._redis, Redis):
+            try:
+                await self._load()
+            except BaseException:
+                await self.close()
+                raise
+        else:
+            await self._redis.script_load(self._source)
+
     async def close(self) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None

@@ -221,6 +221,8 @@ class EventWriter:
 
     async def _run(self) -> None:
         prober: asyncio.Task[None] | None = None
+        with contextlib.suppress(RedisError, OSError, TimeoutError):  # so the first batch need not load it
+            await asyncio.wait_for(self._channel.prepare(), WRITE_TIMEOUT * 4)
         try:
             while True:
                 if self._closing:
@@ -258,11 +260,13 @@ class EventWriter:
             shard = warm_shard if tap.key is None else self._shard_of_tag.get(stream_tag(tap.key), 0)
             shards.setdefault(shard, []).append(tap)
         calls = [self._call(shard, epoch, seq, taps) for shard, taps in shards.items()]
-        try:
-            replies = await asyncio.wait_for(self._channel.call_all([call for call, _ in calls]), WRITE_TIMEOUT)
-        except (RedisError, OSError, TimeoutError) as exc:
-            replies = [exc] * len(calls)
-        self.stats.round_trips += 1
+        replies = await self._send([call for call, _ in calls])
+        if not self._failing and any(isinstance(r, BaseException) for r in replies):
+            # One more try of the shards that failed, same epoch and seq: if Redis did apply the first (the reply
+            # was lost or late), this one writes nothing and answers the same. A blip costs a retry, not a spill.
+            again = [i for i, r in enumerate(replies) if isinstance(r, BaseException)]
+            for i, reply in zip(again, await self._send([calls[i][0] for i in again]), strict=True):
+                replies[i] = reply
         failed: dict[int, list[_Tap]] = {}
         for (shard, taps), (_, index), reply in zip(shards.items(), calls, replies, strict=True):
             if isinstance(reply, BaseException):
@@ -288,6 +292,14 @@ class EventWriter:
                     tap.waiter.set_exception(Unresolved())
         for shard, taps in failed.items():
             await self._spill_taps([t for t in taps if t.key is None], epoch, seq, shard)
+
+    async def _send(self, calls: list[Call]) -> list[Any]:
+        try:
+            replies = await asyncio.wait_for(self._channel.call_all(calls), WRITE_TIMEOUT)
+        except (RedisError, OSError, TimeoutError) as exc:
+            replies = [exc] * len(calls)
+        self.stats.round_trips += 1
+        return replies
 
     def _call(self, shard: int, epoch: str, seq: int, taps: list[_Tap]) -> tuple[Call, dict[str, int]]:
         """The script call of one shard's taps, and where each link to resolve is among its keys."""
