@@ -57,6 +57,7 @@ def fill(client: redis.Redis, stream: str, events: int, agents: list[str]) -> No
                      "campaign": f"camp{n % 7}", "message": f"m{n % 3}", "utm_source": "klaviyo",
                      "utm_medium": "sms", "utm_campaign": f"camp{n % 7}", "utm_content": "", "utm_term": "",
                      "tags": [], "recipient_ref": f"{rng.getrandbits(64):016x}", "destination_host": "shop.example",
+                     "domain": "go.shop.example",
                      "method": "GET", "user_agent": rng.choice(agents), "referer": "", "purpose": "",
                      "ip_ref": f"{rng.getrandbits(64):016x}"}
         pipe.xadd(stream, {"e": orjson.dumps(event)})

@@ -52,7 +52,9 @@ def click_row(event: dict[str, Any]) -> list[Any]:
     try:
         strings = _click_strings(event)
     except KeyError:  # fields an older edge did not write, or a hand-written event: empty
-        strings = tuple(event.get(name, "") for name in _CLICK_STRINGS)
+        for name in _CLICK_STRINGS:
+            event.setdefault(name, "")
+        strings = _click_strings(event)
     if not _all_strings(strings):
         name = next(n for n, v in zip(_CLICK_STRINGS, strings, strict=True) if not isinstance(v, str))
         raise BadEvent(f"click field {name} is not a string")
