@@ -45,7 +45,7 @@ import redis
 from loadtest.deployment import REPO
 from shortlinks.codes import CodeGenerator
 from shortlinks.link import Link, LinkDraft, LinkRules
-from shortlinks.link_store import COUNTER, link_key
+from shortlinks.link_store import COUNTER, LAYOUT, LAYOUT_VERSION, link_key
 from tracker.dev.embedded_redis import EmbeddedRedis, free_port
 from tracker.events.streams import link_key_tags
 
@@ -203,6 +203,7 @@ def create_links(redis_url: str, count: int) -> list[str]:
         if len(pipe) >= 5000:
             pipe.execute()
     pipe.execute()
+    client.set(LAYOUT, f"{LAYOUT_VERSION}:{len(tags)}")  # these keys are the current layout: nothing to move at start
     client.close()
     return codes
 
