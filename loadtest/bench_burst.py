@@ -44,23 +44,24 @@ ONCE = Path(__file__).resolve().parent / "wrk" / "once.lua"
 DEADLINE = 120.0
 
 
-def start_edge(redis_url: str, work: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+def start_edge(redis_url: str, work: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, int]:
+    """The edge and its ports: the public one and its metrics port."""
+    port, metrics_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_") and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(PYTHONPATH=str(ROOT), TRACKER_REDIS_URL=redis_url, TRACKER_SECRET=SECRET,
                TRACKER_SHORT_BASE="http://127.0.0.1", TRACKER_DURABILITY="ack",
                TRACKER_SPILL_DIR=str(work / "spill"))
     with (work / "edge.log").open("wb") as log:
         edge = subprocess.Popen([sys.executable, "-m", "tracker.cli", "edge", "--port", str(port), "--workers",
-                                 str(workers)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                 str(workers), "--metrics-port", str(metrics_port)], env=env, cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             connection.request("GET", "/healthz")
             connection.getresponse().read()
-            return edge, port
+            return edge, port, metrics_port
         except OSError:
             time.sleep(0.05)  # a child process we cannot be notified by: poll its port, bounded
     raise SystemExit(f"edge not ready: {(work / 'edge.log').read_text()[-2000:]}")
@@ -92,9 +93,9 @@ class LoaderThread:
         self._thread.join(60)
 
 
-def redirects(port: int) -> int:
-    """302s the edge has answered, from its /metrics."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+def redirects(metrics_port: int) -> int:
+    """302s the edge has answered, from its /metrics (on its metrics port)."""
+    connection = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=2)
     connection.request("GET", "/metrics")
     text = connection.getresponse().read().decode()
     connection.close()
@@ -125,14 +126,14 @@ def main() -> None:
         clickhouse = connect(f"chdb://{work / 'clickhouse'}", database="burst")
         migrate(clickhouse)
         since = datetime.now(UTC).replace(microsecond=0)
-        edge, port = start_edge(redis_server.url, work, args.workers)
+        edge, port, metrics_port = start_edge(redis_server.url, work, args.workers)
         loader = LoaderThread(redis_server.url, clickhouse).start()
         load_before = os.getloadavg()[0]
         tapping = subprocess.Popen([wrk, "-t1", f"-c{args.connections}", "-d600s", "--timeout", "5s", "-s",
                                     str(ONCE), f"http://127.0.0.1:{port}", "--", str(work / "codes.txt")],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         started = time.monotonic()
-        while redirects(port) < args.taps:  # wrk's thread stops after the last code, but wrk waits out -d
+        while redirects(metrics_port) < args.taps:  # wrk's thread stops after the last code, but wrk waits out -d
             if tapping.poll() is not None or time.monotonic() - started > 600:
                 raise SystemExit(f"the taps did not all get a 302: {tapping.communicate()[0][-800:]}")
             time.sleep(0.02)

@@ -15,7 +15,7 @@ from tests.support.servers import serve_in_thread
 from tests.support.settings import make_settings
 from tracker.dev.demo import DEMO_CAMPAIGNS, DemoLink, DemoShop
 from tracker.events.recorder import MessageRecorder
-from tracker.events.streams import stream_names
+from tracker.events.streams import link_key_tags, stream_names
 
 
 def test_the_storefront_escapes_what_the_url_says_and_the_thank_you_page_queues_the_conversion():
@@ -43,7 +43,9 @@ def test_the_demo_registers_its_texts_and_delivers_all_but_one(redis_url, sync_r
     async def scenario() -> int:
         client = Redis.from_url(redis_url)
         shop = DemoShop(settings.short_base, 8082)
-        await shop.seed(LinkStore(client, CodeGenerator(settings.secret), settings.default_domain), settings)
+        store = LinkStore(client, CodeGenerator(settings.secret), settings.default_domain,
+                          key_tags=link_key_tags(settings.event_streams))
+        await shop.seed(store, settings)
         new = await shop.send_texts(MessageRecorder(client, stream_names(1)), settings)
         again = await shop.send_texts(MessageRecorder(client, stream_names(1)), settings)
         await client.aclose()

@@ -68,7 +68,7 @@ def test_clicks_answered_while_redis_is_down_survive_kill_9_of_the_edge_and_land
         with TrackerProcess(["edge", "--workers", "2"], env, tmp_path, "edge-after") as after:
             wait_until(lambda: not spill_files(spill), timeout=30, interval=0.05,
                        message="the next edge to replay and remove the spill files")
-            metrics = httpx.get(f"{after.url}/metrics").text
+            metrics = httpx.get(after.metrics_url).text
             after.terminate()
         loader = load_into_clickhouse(redis_server.url, clickhouse)
     finally:
