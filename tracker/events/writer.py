@@ -46,6 +46,11 @@ from tracker.metrics import (
 log = logging.getLogger("tracker.events.writer")
 
 WRITE_TIMEOUT = 0.5
+# The one retry of a batch waits longer. A Redis that is gone (killed, restarting, out of memory) refuses or
+# errs at once, so this wait is spent only on one that is slow (a loaded machine: then the longer wait turns what
+# would be a spill, or a 503 for a cold tap, into a reply) or silent behind a broken network, and then once per
+# outage: while the writer is failing, batches spill without a retry.
+RETRY_TIMEOUT = 2.0
 PROBE_INTERVAL = 0.25
 ORPHAN_SCAN_INTERVAL = 5.0
 MAX_BATCH = 2000  # taps in one batch at most
@@ -265,7 +270,7 @@ class EventWriter:
             # One more try of the shards that failed, same epoch and seq: if Redis did apply the first (the reply
             # was lost or late), this one writes nothing and answers the same. A blip costs a retry, not a spill.
             again = [i for i, r in enumerate(replies) if isinstance(r, BaseException)]
-            for i, reply in zip(again, await self._send([calls[i][0] for i in again]), strict=True):
+            for i, reply in zip(again, await self._send([calls[i][0] for i in again], RETRY_TIMEOUT), strict=True):
                 replies[i] = reply
         failed: dict[int, list[_Tap]] = {}
         for (shard, taps), (_, index), reply in zip(shards.items(), calls, replies, strict=True):
@@ -293,9 +298,9 @@ class EventWriter:
         for shard, taps in failed.items():
             await self._spill_taps([t for t in taps if t.key is None], epoch, seq, shard)
 
-    async def _send(self, calls: list[Call]) -> list[Any]:
+    async def _send(self, calls: list[Call], timeout: float = WRITE_TIMEOUT) -> list[Any]:
         try:
-            replies = await asyncio.wait_for(self._channel.call_all(calls), WRITE_TIMEOUT)
+            replies = await asyncio.wait_for(self._channel.call_all(calls), timeout)
         except (RedisError, OSError, TimeoutError) as exc:
             replies = [exc] * len(calls)
         self.stats.round_trips += 1
