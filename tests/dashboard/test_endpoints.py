@@ -62,8 +62,14 @@ def shop_data(clickhouse: Client) -> Client:
         click("w1", channel="whatsapp", campaign="Spring Drop", message="launch", utm_medium="whatsapp"),
         click("x1", campaign=XSS, message=XSS_MESSAGE, tags=["automation"]),
     ], [
-        conversion("o1", "59.90", "c1"), conversion("o2", "129.00", "w1"), conversion("o3", "10.00"),
+        conversion("o1", "59.90", "c1"), conversion("o2", "129.00", "w1", source="shopify"), conversion("o3", "10.00"),
         conversion("o1", "5.00", "c1", type="refund"), conversion("o4", "20.00", "x1"),
+        conversion("cart-1", "0", "c1", type="add_to_cart", currency=""),
+        conversion("cart-2", "0", "w1", type="add_to_cart", currency=""),
+        conversion("cart-1", "0", "c1", type="checkout", currency=""),
+        conversion("s-1", "0", "c1", type="signup", currency=""),
+        conversion("1001", "19.00", "w1", type="subscription", subscription_id="S1"),
+        conversion("1002", "19.00", type="renewal", subscription_id="S1", ts=YESTERDAY_NOON + timedelta(hours=5)),
     ])
     return clickhouse
 
@@ -101,10 +107,13 @@ class Page(HTMLParser):
         self.channels: dict[str, dict[str, str]] = {}
         self.kpis: list[str] = []
         self.rows: list[list[str]] = []
+        self.sources: dict[str, list[str]] = {}  # the reconciliation panel, by source
+        self.funnel: dict[str, str] = {}
         self.export = ""
         self._channel = ""
         self._in_tbody = False
         self._cell: list[str] | None = None
+        self._source_cells: list[str] | None = None
         self.feed(text)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -116,11 +125,16 @@ class Page(HTMLParser):
             self.channels[self._channel][a["data-metric"]] = a["data-value"]
         if "kpi" in a.get("class", "").split():
             self.kpis.append(a["data-metric"])
+        if "data-step" in a:
+            self.funnel[a["data-step"]] = a["data-value"]
         if tag == "a" and "export" in a.get("class", ""):
             self.export = a["href"]
         if tag == "tbody":
             self._in_tbody = True
+        elif tag == "tr" and self._in_tbody and "data-source" in a:
+            self.sources[a["data-source"]] = self._source_cells = []
         elif tag == "tr" and self._in_tbody:
+            self._source_cells = None
             self.rows.append([])
         elif tag == "td" and self._in_tbody:
             self._cell = []
@@ -131,7 +145,7 @@ class Page(HTMLParser):
         elif tag == "tbody":
             self._in_tbody = False
         elif tag == "td" and self._cell is not None:
-            self.rows[-1].append("".join(self._cell).strip())
+            (self.rows[-1] if self._source_cells is None else self._source_cells).append("".join(self._cell).strip())
             self._cell = None
 
     def handle_data(self, data: str) -> None:
@@ -248,7 +262,15 @@ def test_the_page_shows_channels_chart_table_formula_bots_and_unattributed_order
     parsed = Page(page.text)
     assert set(parsed.channels) == {"sms", "whatsapp"}
     assert parsed.kpis == ["net_revenue", "orders", "human_clicks", "conversion_rate", "bot_clicks",
-                           "unattributed_orders"]
+                           "unattributed_orders", "recurring_revenue"]
+    assert parsed.funnel == {"human_clicks": "4", "add_to_cart": "2.0000", "checkout": "1.0000", "orders": "3.0000",
+                             "signup": "1.0000", "lead": "0.0000", "subscriptions": "1.0000"}
+    assert re.search(r"Recurring revenue</div><div class=\"value\">19\.00 EUR", page.text)
+    assert parsed.sources == {
+        "pixel": ["pixel", "3", "89.90 EUR", "79.90 EUR", "88.9%", "5.00 EUR"],
+        "shopify": ["shopify", "1", "129.00 EUR", "129.00 EUR", "100.0%", "0.00 EUR"],
+        "all": ["all", "4", "218.90 EUR", "208.90 EUR", "95.4%", "5.00 EUR"],
+    }
     assert parsed.channels["sms"]["bot_clicks"] == "1"
     assert page.text.count('class="bar"') == 1 and page.text.count('class="point"') == 2  # two days with clicks
     assert {(row[0], row[1]) for row in parsed.rows} == {("Black Friday", "reminder-1"), ("Spring Drop", "launch"),

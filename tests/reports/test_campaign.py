@@ -275,6 +275,22 @@ def test_a_refund_nets_the_rows_its_order_was_credited_to(clickhouse: Client) ->
         assert row["revenue_per_click"] == Decimal("9.00")
 
 
+def test_a_store_refunding_in_parts_counts_each_part_once_and_never_more_than_the_order(clickhouse: Client) -> None:
+    insert_rows(
+        clickhouse,
+        clicks=[click("a", T - HOUR)],
+        conversions=[purchase("o1", T, "30.00", click_id="a", source="shopify"),
+                     refund("o1", T + DAY, "10.00", refund_id="890088186047892319", source="shopify"),
+                     refund("o1", T + 2 * DAY, "5.00", refund_id="890088186047892320", source="shopify"),
+                     refund("o1", T + 3 * DAY, "5.00", refund_id="890088186047892320", source="shopify"),  # again
+                     purchase("o2", T, "20.00", click_id="a", source="woocommerce"),
+                     refund("o2", T + DAY, "15.00", refund_id="refunded", source="woocommerce"),
+                     refund("o2", T + DAY, "15.00", refund_id="731", source="woocommerce")],  # the same money
+    )
+    row = by(run(clickhouse))["spring"]
+    assert (row["revenue"], row["refunds"], row["net_revenue"]) == (Decimal("50"), Decimal("35"), Decimal("15"))
+
+
 def test_a_refund_in_another_currency_is_not_subtracted(clickhouse: Client) -> None:
     insert_rows(clickhouse, [click("a", T - HOUR)],
            [purchase("o1", T, "30.00", click_id="a"), refund("o1", T + HOUR, "30.00", currency="USD")])
@@ -402,7 +418,8 @@ def test_to_json_carries_the_query_the_formula_and_plain_numbers(clickhouse: Cli
         "orders": 1.0, "revenue": 19.99, "refunds": 0.0, "net_revenue": 19.99, "aov": 19.99,
         "conversion_rate": 1.0, "revenue_per_click": 19.99, "sent": 0, "delivered": 0, "failed": 0,
         "delivery_rate": None, "click_rate": None, "click_orders": 1.0, "view_orders": 0.0, "click_revenue": 19.99,
-        "view_revenue": 0.0, "revenue_per_message": None,
+        "view_revenue": 0.0, "revenue_per_message": None, "add_to_cart": 0.0, "checkout": 0.0, "signup": 0.0,
+        "lead": 0.0, "subscriptions": 0.0, "recurring_revenue": 0.0,
     }]
 
 
@@ -425,7 +442,9 @@ def test_to_csv_has_the_documented_header_and_fixed_point_numbers(clickhouse: Cl
         "unique_clickers": "1", "orders": "1.0000", "revenue": "10.00", "refunds": "0.00", "net_revenue": "10.00",
         "aov": "10.00", "conversion_rate": "1.000000", "revenue_per_click": "10.00", "sent": "0", "delivered": "0",
         "failed": "0", "delivery_rate": "", "click_rate": "", "click_orders": "1.0000", "view_orders": "0.0000",
-        "click_revenue": "10.00", "view_revenue": "0.00", "revenue_per_message": "",
+        "click_revenue": "10.00", "view_revenue": "0.00", "revenue_per_message": "", "add_to_cart": "0.0000",
+        "checkout": "0.0000", "signup": "0.0000", "lead": "0.0000", "subscriptions": "0.0000",
+        "recurring_revenue": "0.00",
     }
     assert rows[1]["campaign"] == "summer" and rows[1]["aov"] == "" and rows[1]["conversion_rate"] == ""
 
@@ -566,6 +585,13 @@ class _Totals:
     sent: int = 0
     delivered: int = 0
     failed: int = 0
+    micro: dict[str, Fraction] = field(default_factory=lambda: defaultdict(Fraction))
+    subscriptions: Fraction = Fraction(0)
+    recurring: Fraction = Fraction(0)
+
+
+MICRO = ("add_to_cart", "checkout", "signup", "lead")
+CREDITED = ("purchase", *MICRO, "subscription")
 
 
 def gather_messages(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -607,22 +633,42 @@ def expected_report(
     clicks: list[dict[str, Any]], conversions: list[dict[str, Any]], query: ReportQuery, settings: Settings,
     messages: Sequence[dict[str, Any]] = (),
 ) -> tuple[str, list[dict[str, object]], int, Decimal]:
-    """The rules of SPEC section 7 and the report, one purchase at a time, in plain Python."""
+    """The rules of SPEC section 7 and the report, one conversion at a time, in plain Python.
+
+    Purchases, micro conversions and subscriptions are credited alike; a refund follows its order (each refund
+    of it once, by refund_id, the sum never above the purchase), a renewal its subscription (the earliest
+    subscription of its subscription_id).
+    """
     unique: dict[str, dict[str, Any]] = {}
     for c in clicks:
         unique.setdefault(c["click_id"], c)
-    first: dict[tuple[str, str], dict[str, Any]] = {}
+    first: dict[tuple[str, str, str], dict[str, Any]] = {}
     for c in conversions:
-        key = (c["order_id"], c["type"])
+        key = (c["order_id"], c["type"], c.get("refund_id", ""))
         if key not in first or c["ts"] < first[key]["ts"]:
             first[key] = c
-    in_period = [c for (_, kind), c in first.items() if kind == "purchase" and query.start <= c["ts"] < query.end]
-    counts: dict[str, int] = defaultdict(int)
+    in_period = [c for (_, kind, _), c in first.items() if kind in CREDITED and query.start <= c["ts"] < query.end]
+    purchase_counts: dict[str, int] = defaultdict(int)
+    valued: dict[str, int] = defaultdict(int)
     for c in in_period:
         if c["currency"]:
-            counts[c["currency"]] += 1
+            purchase_counts[c["currency"]] += c["type"] == "purchase"
+            valued[c["currency"]] += 1
     currency = query.currency if query.currency is not None else (
-        sorted(counts, key=lambda k: (-counts[k], k))[0] if counts else "")
+        sorted(valued, key=lambda k: (-purchase_counts[k], -valued[k], k))[0] if valued else "")
+    refunded: dict[str, Fraction] = defaultdict(Fraction)
+    for (order_id, kind, _), c in first.items():
+        if kind == "refund" and c["currency"] == currency:
+            refunded[order_id] += Fraction(c["value"])
+    starts: dict[str, dict[str, Any]] = {}  # subscription_id -> its earliest subscription
+    for (_, kind, _), c in first.items():
+        sid = c.get("subscription_id", "")
+        if kind == "subscription" and (sid not in starts or c["ts"] < starts[sid]["ts"]):
+            starts[sid] = c
+    renewed: dict[str, Fraction] = defaultdict(Fraction)
+    for (_, kind, _), c in first.items():
+        if kind == "renewal" and c["currency"] == currency:
+            renewed[c["subscription_id"]] += Fraction(c["value"])
     excluded = set(query.exclude_tags)
 
     def label(c: dict[str, Any], day: date) -> tuple[str, ...]:
@@ -669,7 +715,8 @@ def expected_report(
         by_recipient[c["recipient_ref"]].append(c)
     unattributed_orders, unattributed_revenue = 0, Fraction(0)
     for p in in_period:
-        if p["currency"] != currency or not currency:
+        kind = p["type"]
+        if not ((p["currency"] == currency and currency) or (not p["currency"] and kind != "purchase")):
             continue
 
         def eligible(c: dict[str, Any], p: dict[str, Any] = p) -> bool:
@@ -682,29 +729,43 @@ def expected_report(
             candidates = [named]
         else:
             candidates = [c for c in by_recipient[buyer] if eligible(c)] if buyer else []
-        refunded = first.get((p["order_id"], "refund"))
-        refund_value = Fraction(refunded["value"]) if refunded and refunded["currency"] == currency else Fraction(0)
+        refund_value = min(refunded[p["order_id"]], Fraction(p["value"])) if kind == "purchase" else Fraction(0)
+        renewals = Fraction(0)
+        if kind == "subscription" and starts[p["subscription_id"]] is p:
+            renewals = renewed[p["subscription_id"]]
+
+        def credit(t: _Totals, share: Fraction, by_view: bool, p: dict[str, Any] = p, kind: str = kind,
+                   refund_value: Fraction = refund_value, renewals: Fraction = renewals) -> None:
+            if kind == "purchase":
+                if by_view:
+                    t.view_orders += share
+                    t.view_revenue += Fraction(p["value"]) * share
+                else:
+                    t.click_orders += share
+                    t.click_revenue += Fraction(p["value"]) * share
+                t.refunds += refund_value * share
+            elif kind == "subscription":
+                t.subscriptions += share
+                t.recurring += renewals * share
+            else:
+                t.micro[kind] += share
+
         if not candidates:
             seen = [m for m in delivered_to[buyer] if not excluded & set(m["tags"]) and view_window(m)
                     and p["ts"] - view_window(m) <= m["delivered_ts"] <= p["ts"]] if buyer else []
             if not seen:
-                unattributed_orders += 1
-                unattributed_revenue += Fraction(p["value"])
+                if kind == "purchase":
+                    unattributed_orders += 1
+                    unattributed_revenue += Fraction(p["value"])
                 continue
             last = max(seen, key=lambda m: (m["delivered_ts"], m["message_id"]))
-            t = totals[label(last, p["ts"].date())]
-            t.view_orders += 1
-            t.view_revenue += Fraction(p["value"])
-            t.refunds += refund_value
+            credit(totals[label(last, p["ts"].date())], Fraction(1), True)
             continue
         ordered = sorted(candidates, key=lambda c: (c["ts"], c["click_id"]))
         shares = {"last_click": [(ordered[-1], Fraction(1))], "first_click": [(ordered[0], Fraction(1))],
                   "linear": [(c, Fraction(1, len(ordered))) for c in ordered]}[query.model]
         for c, share in shares:
-            t = totals[label(c, p["ts"].date())]
-            t.click_orders += share
-            t.click_revenue += Fraction(p["value"]) * share
-            t.refunds += refund_value * share
+            credit(totals[label(c, p["ts"].date())], share, False)
 
     rows: list[dict[str, object]] = []
     for keys, t in totals.items():
@@ -724,6 +785,8 @@ def expected_report(
             "click_orders": _round(t.click_orders, 4), "view_orders": _round(t.view_orders, 4),
             "click_revenue": _round(t.click_revenue, 2), "view_revenue": _round(t.view_revenue, 2),
             "revenue_per_message": _round(net / t.delivered, 2) if t.delivered else None,
+            **{kind: _round(t.micro[kind], 4) for kind in MICRO},
+            "subscriptions": _round(t.subscriptions, 4), "recurring_revenue": _round(t.recurring, 2),
         })
         rows.append(row)
     rows.sort(key=lambda r: [-r["net_revenue"], -r["clicks"], *(r[k] for k in query.group_by)])  # type: ignore
@@ -764,3 +827,49 @@ def test_generated_month_matches_an_independent_implementation_to_the_cent(
         seen_credit += sum(1 for row in rows if row["orders"])
         seen_unattributed += unattributed_orders
     assert seen_credit > 50 and seen_unattributed > 10  # the scenario really exercised both paths
+
+
+# --- micro conversions and subscriptions ----------------------------------------------------------------
+
+def test_micro_conversions_are_credited_like_purchases_and_counted_per_row(clickhouse: Client) -> None:
+    insert_rows(
+        clickhouse,
+        clicks=[click("a", T - 2 * HOUR, campaign="spring"), click("b", T - HOUR, campaign="summer")],
+        conversions=[
+            purchase("cart-1", T, "0", type="add_to_cart", currency="", recipient_ref="r1"),
+            purchase("cart-1", T + MS, "0", type="add_to_cart", currency=""),  # the same cart again
+            purchase("cart-2", T, "40.00", type="checkout", click_id="a"),
+            purchase("cart-3", T, "40.00", type="checkout", click_id="a", currency="USD"),  # another currency
+            purchase("lead-1", T, "0", type="lead", currency="", click_id="b"),
+            purchase("cart-2", T, "40.00", click_id="a"),  # the order of that checkout: a purchase apart
+            purchase("new-1", T - 30 * DAY, "0", type="signup", currency="", click_id="a"),  # before the report
+        ],
+    )
+    rows = by(run(clickhouse, model="linear"))
+    assert (rows["spring"]["add_to_cart"], rows["summer"]["add_to_cart"]) == (Decimal("0.5"), Decimal("0.5"))
+    assert (rows["spring"]["checkout"], rows["summer"]["checkout"]) == (Decimal(1), Decimal(0))
+    assert (rows["spring"]["lead"], rows["summer"]["lead"]) == (Decimal(0), Decimal(1))
+    assert rows["spring"]["signup"] == Decimal(0)
+    assert (rows["spring"]["orders"], rows["spring"]["revenue"]) == (Decimal(1), Decimal("40"))
+
+
+def test_a_renewal_follows_its_subscriptions_credit_in_the_same_shares(clickhouse: Client) -> None:
+    insert_rows(
+        clickhouse,
+        clicks=[click("a", T - 2 * HOUR, campaign="spring"), click("b", T - HOUR, campaign="summer")],
+        conversions=[
+            purchase("1001", T, "29.00", type="subscription", subscription_id="S1", recipient_ref="r1"),
+            purchase("1042", T + 30 * DAY, "29.00", type="renewal", subscription_id="S1"),
+            purchase("1077", T + 60 * DAY, "29.00", type="renewal", subscription_id="S1"),  # after the report
+            purchase("1078", T + 60 * DAY, "29.00", type="renewal", subscription_id="S1", currency="USD"),
+            purchase("2001", T, "9.00", type="renewal", subscription_id="S-unknown"),  # nobody's
+        ],
+    )
+    rows = by(run(clickhouse, model="linear"))
+    for campaign in ("spring", "summer"):
+        assert rows[campaign]["subscriptions"] == Decimal("0.5")
+        assert rows[campaign]["recurring_revenue"] == Decimal("29.00")
+        assert rows[campaign]["revenue"] == Decimal(0)  # recurring revenue is its own figure
+    last = by(run(clickhouse))
+    assert (last["summer"]["subscriptions"], last["summer"]["recurring_revenue"]) == (Decimal(1), Decimal("58.00"))
+    assert last["spring"]["recurring_revenue"] == Decimal(0)

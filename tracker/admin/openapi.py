@@ -14,13 +14,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.admin.messages_api import MAX_MESSAGES
-from tracker.conversion import CONVERSION_TYPES
+from tracker.conversion import CONVERSION_TYPES, SOURCES
 from tracker.dashboard.sessions import SESSION_COOKIE
 from tracker.dashboard.views import FILTERS
 from tracker.http_json import json_response
 from tracker.message import STATUSES
 from tracker.reports.campaign import METRICS
 from tracker.reports.query import PARAMETERS
+from tracker.reports.reconciliation import PARAMETERS as RECONCILIATION_PARAMETERS
 
 UTM = {
     "type": "object",
@@ -96,8 +97,8 @@ REPORT = {
         "currency": {"type": "string"},
         "exclude_tags": {"type": "array", "items": {"type": "string"}},
         "formula": {"type": "string", "description": "one sentence saying how a sale was credited"},
-        "unattributed_orders": {"type": "integer"},
-        "unattributed_revenue": {"type": "number"},
+    "unattributed_orders": {"type": "integer"},
+    "unattributed_revenue": {"type": "number"},
         "rows": {"type": "array", "items": {
             "type": "object", "required": list(METRICS),
             "properties": {name: NUMBER_OR_NULL for name in METRICS},
@@ -157,6 +158,24 @@ def page(description: str, media_type: str = "text/html") -> dict[str, Any]:
 
 def redirect(description: str) -> dict[str, Any]:
     return {"description": description, "headers": {"Location": {"schema": {"type": "string"}}}}
+
+
+RECONCILED_REQUIRED = ["orders", "revenue", "attributed_orders", "attributed_revenue", "unattributed_orders",
+                       "unattributed_revenue", "attributed_share", "refunds"]
+RECONCILED_PROPERTIES: dict[str, Any] = {
+    "orders": {"type": "integer", "description": "purchases received (each order once, at its first row)"},
+    "revenue": {"type": "number"},
+    "attributed_orders": {"type": "integer", "description": "of those, credited to a click or a message"},
+    "attributed_revenue": {"type": "number"},
+    "unattributed_orders": {"type": "integer"},
+    "unattributed_revenue": {"type": "number"},
+    "attributed_share": {"type": ["number", "null"], "description": "attributed_revenue / revenue"},
+    "refunds": {"type": "number", "description": "refunds received that day (each refund once)"},
+}
+RECONCILED_FIGURES = {"type": "object", "required": RECONCILED_REQUIRED, "properties": RECONCILED_PROPERTIES}
+RECONCILED_ROW = {"type": "object", "required": [*RECONCILED_REQUIRED, "source"], "properties": {
+    **RECONCILED_PROPERTIES, "day": {"type": "string", "format": "date"},
+    "source": {"type": "string", "enum": list(SOURCES)}}}
 
 
 def query(*names: str) -> list[dict[str, Any]]:
@@ -421,6 +440,36 @@ DOCUMENT: dict[str, Any] = {
                                     "total_clicks": {"type": "integer"}, "bot_clicks": {"type": "integer"},
                                     "rows": {"type": "array", "items": {
                                         "type": "object", "required": ["bot_reason", "clicks", "links", "share"]}},
+                                },
+                            }},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **errors(400, 401, 503),
+                },
+            }
+        },
+        "/v1/reports/reconciliation": {
+            "get": {
+                "summary": "Per day and source of the orders (pixel, api, js, shopify, woocommerce, import): the "
+                           "orders and revenue received against those attributed to the links, and refunds",
+                "parameters": query(*RECONCILIATION_PARAMETERS),
+                "responses": {
+                    "200": {
+                        "description": "the reconciliation",
+                        "content": {
+                            "application/json": {"schema": {
+                                "type": "object", "required": ["from", "to", "currency", "rows", "sources", "total"],
+                                "properties": {
+                                    "from": {"type": "string", "format": "date-time"},
+                                    "to": {"type": "string", "format": "date-time", "description": "exclusive"},
+                                    "currency": {"type": "string"},
+                                    "window": {"type": ["integer", "null"]},
+                                    "view_window": {"type": ["integer", "null"]},
+                                    "exclude_tags": {"type": "array", "items": {"type": "string"}},
+                                    "rows": {"type": "array", "items": RECONCILED_ROW},
+                                    "sources": {"type": "array", "items": RECONCILED_ROW},
+                                    "total": RECONCILED_FIGURES,
                                 },
                             }},
                             "text/csv": {"schema": {"type": "string"}},

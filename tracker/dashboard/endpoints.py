@@ -35,10 +35,12 @@ from tracker.dashboard.views import (
     Notice,
     channel_cards,
     compact_window,
+    conversion_funnel,
     dashboard_filters,
     funnel,
     kpis,
     run_reports,
+    source_lines,
     table_metrics,
 )
 from tracker.http_json import ApiError, read_body
@@ -123,7 +125,8 @@ class Dashboard:
             else:
                 context.update(
                     reports=reports, kpis=kpis(reports), channels=channel_cards(reports.channels),
-                    funnel=funnel(reports),
+                    funnel=funnel(reports), conversion_funnel=conversion_funnel(reports),
+                    sources=source_lines(reports.reconciliation),
                     chart=daily_chart(reports.daily, query.start, query.end), metrics=table_metrics(),
                     export_href="/reports/export.csv?" + urlencode({k: v for k, v in filters.items() if v}),
                 )

@@ -15,6 +15,7 @@ from typing import Any
 
 from tracker.reports.campaign import METRICS, Report, campaign_report
 from tracker.reports.query import ReportQuery
+from tracker.reports.reconciliation import Reconciliation, reconciliation
 from tracker.settings import Settings
 
 FILTERS: tuple[str, ...] = ("from", "to", "group_by", "model", "window", "currency", "exclude_tags", "view_window")
@@ -31,6 +32,8 @@ METRIC_LABELS: dict[str, str] = {
     "sent": "Sent", "delivered": "Delivered", "failed": "Failed", "delivery_rate": "Deliv. rate",
     "click_rate": "Click rate", "click_orders": "Click orders", "view_orders": "View orders",
     "click_revenue": "Click revenue", "view_revenue": "View revenue", "revenue_per_message": "Rev. / message",
+    "add_to_cart": "Add to cart", "checkout": "Checkouts", "signup": "Signups", "lead": "Leads",
+    "subscriptions": "Subscriptions", "recurring_revenue": "Recurring rev.",
 }
 # What each column counts, for the table's header tooltips.
 METRIC_HINTS: dict[str, str] = {
@@ -58,11 +61,36 @@ class Notice:
 
 @dataclass(frozen=True)
 class Reports:
-    """The three reports one page needs, all with the same filters and currency."""
+    """The reports one page needs, all with the same filters and currency."""
 
     table: Report
     channels: Report
     daily: Report
+    reconciliation: Reconciliation
+
+
+@dataclass(frozen=True)
+class ConversionStep:
+    """One step of the conversion funnel: a credited count and its share of the human clicks."""
+
+    metric: str
+    label: str
+    raw: str
+    text: str
+    share: Decimal  # of the human clicks, 0..1 (a step may pass 1: one click can lead to several carts)
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """One line of the reconciliation panel: a source of orders (or `all`) for the period."""
+
+    source: str
+    orders: str
+    revenue: str
+    attributed: str
+    share_raw: str
+    share: str
+    refunds: str
 
 
 @dataclass(frozen=True)
@@ -125,6 +153,7 @@ def run_reports(client: Any, query: ReportQuery, settings: Settings) -> Reports:
         table=table,
         channels=campaign_report(client, replace(pinned, group_by=("channel",)), settings),
         daily=campaign_report(client, replace(pinned, group_by=("day",)), settings),
+        reconciliation=reconciliation(client, pinned, settings),
     )
 
 
@@ -154,8 +183,10 @@ def percent(value: object) -> str:
 
 
 MONEY_METRICS = frozenset({"revenue", "refunds", "net_revenue", "aov", "revenue_per_click", "click_revenue",
-                           "view_revenue", "revenue_per_message"})
-ORDER_METRICS = frozenset({"orders", "click_orders", "view_orders"})
+                           "view_revenue", "revenue_per_message", "recurring_revenue"})
+# Credited counts: whole numbers unless a linear split made fractions.
+ORDER_METRICS = frozenset({"orders", "click_orders", "view_orders", "add_to_cart", "checkout", "signup", "lead",
+                           "subscriptions"})
 RATE_METRICS = frozenset({"conversion_rate", "delivery_rate", "click_rate"})
 
 
@@ -199,6 +230,8 @@ def kpis(reports: Reports) -> list[Kpi]:
         Kpi("bot_clicks", "Bot & preview clicks", count(bots), "counted apart, never credited"),
         Kpi("unattributed_orders", "Unattributed orders", count(reports.table.unattributed_orders),
             f"{money(reports.table.unattributed_revenue, currency)} without a credited click"),
+        Kpi("recurring_revenue", "Recurring revenue", money(_sum(rows, "recurring_revenue"), currency),
+            f"renewals of {orders_text(_sum(rows, 'subscriptions'))} subscriptions credited"),
     ]
 
 
@@ -218,6 +251,36 @@ def funnel(reports: Reports) -> list[FunnelStep]:
         text = orders_text(value) if metric == "orders" else count(int(value))
         out.append(FunnelStep(metric, label, raw(value), text, min(value / sent, Decimal(1)), note))
     return out
+
+
+FUNNEL = (("human_clicks", "Human clicks"), ("add_to_cart", "Added to cart"), ("checkout", "Checkouts"),
+          ("orders", "Orders"))
+ALSO = (("signup", "Signups"), ("lead", "Leads"), ("subscriptions", "Subscriptions"))
+
+
+def conversion_funnel(reports: Reports) -> tuple[list[ConversionStep], list[ConversionStep]]:
+    """The micro-conversion funnel of the period (every channel): clicks, carts, checkouts, orders; and the
+    conversions beside it. Each step is credited by the attribution rules, so it is a share of the clicks."""
+    rows = reports.channels.rows
+    clicks = _sum(rows, "human_clicks")
+
+    def step(metric: str, label: str) -> ConversionStep:
+        value = _sum(rows, metric)
+        text = count(value) if metric == "human_clicks" else orders_text(value)
+        return ConversionStep(metric, label, raw(value), text, value / clicks if clicks else Decimal(0))
+
+    return [step(*s) for s in FUNNEL], [step(*s) for s in ALSO]
+
+
+def source_lines(report: Reconciliation) -> list[SourceLine]:
+    """The reconciliation panel: per source of orders, then every source, for the period."""
+    def line(source: str, figures: Mapping[str, object]) -> SourceLine:
+        return SourceLine(source, count(figures["orders"]), money(figures["revenue"], report.currency),
+                          money(figures["attributed_revenue"], report.currency), raw(figures["attributed_share"]),
+                          percent(figures["attributed_share"]), money(figures["refunds"], report.currency))
+
+    lines = [line(str(row["source"]), row) for row in report.sources]
+    return [*lines, line("all", report.total)] if len(lines) > 1 else lines
 
 
 def channel_cards(report: Report) -> list[ChannelCard]:

@@ -1,5 +1,5 @@
-"""Attribution: which human clicks (or delivered message) a purchase is credited to, computed in ClickHouse when a
-report is asked for.
+"""Attribution: which human clicks (or delivered message) a purchase, a micro conversion or a subscription is
+credited to, computed in ClickHouse when a report is asked for.
 
 Nothing about credit is stored: the window, the model and the excluded tags are parameters of the query, so a
 marketer can change them after the fact and every past sale is credited again under the new rules.
@@ -9,7 +9,10 @@ The rules (SPEC section 7), in the order the query applies them:
 1. Dedup. A click_id stored twice is one click; a conversion sent twice is one conversion per (order_id,
    type): the earliest row counts (copies within the same millisecond are the same call sent twice: any one
    stands for them), so a pixel that fires again on a reload neither moves the sale nor counts twice.
-2. Purchases: type `purchase`, ts in [start, end), in the report currency.
+2. Credited conversions (called P, "the purchase", below): types `purchase`, `add_to_cart`, `checkout`,
+   `signup`, `lead` and `subscription`, ts in [start, end), in the report currency; a micro conversion or
+   subscription without a currency (no value) counts in every currency's report. Each is credited by the
+   rules below, on its own: a checkout and the purchase of one order are two conversions.
 3. Eligible clicks for a purchase P: human (never a bot), on a link carrying no excluded tag, and
    P.ts - window(click.channel) <= click.ts <= P.ts. The click may be before the report's start.
 4. Candidates: the eligible click with P's click_id if there is one; else the eligible clicks of P's
@@ -24,14 +27,19 @@ The rules (SPEC section 7), in the order the query applies them:
    smallest click_id), `linear` each of the n candidates 1/n; a view-through credit is whole under every model.
    A purchase without candidates is unattributed.
 7. A refund (type `refund`, any ts) of a credited order is credited like its purchase, in the same shares
-   (clicks or message), when its (deduplicated, so earliest) row is in the report currency.
+   (clicks or message), when its (deduplicated, so earliest) row is in the report currency. A store refunds an
+   order in parts: each part (refund_id) counts once, and together never more than the purchase (a cancelled
+   or refunded order's rest and the refund records the store adds for it may describe the same money).
+8. A renewal (any ts, in the report currency) follows its subscription the same way: the renewals of a
+   subscription_id go to the shares of the earliest subscription of that id (`recurring_revenue`).
 
 Messages (MESSAGES_SQL) are gathered per message_id from all their rows, the registration through the API
 and the providers' receipts, in whatever order they arrived.
 
-The credit query returns sums per group, per n (the number of clicks sharing a purchase) and per kind of
-credit (click or view): the division by n happens once per group, in exact rational arithmetic (campaign.py),
-so a linear split never loses or invents a fraction of a cent, and ClickHouse only ever adds Decimals.
+The credit query returns sums per group, per n (the number of clicks sharing a conversion), per kind of
+credit (click or view) and per conversion type: the division by n happens once per group, in exact rational
+arithmetic (campaign.py), so a linear split never loses or invents a fraction of a cent, and ClickHouse only
+ever adds Decimals.
 """
 
 from __future__ import annotations
@@ -42,20 +50,30 @@ from tracker.settings import Settings
 
 MODELS: tuple[str, ...] = ("last_click", "first_click", "linear")
 
-# Purchases of the report, each order once. Only orders with a purchase row inside the range are grouped, and
-# rows at or after `end` cannot be the earliest of such an order, so the dedup reads a small slice of the table.
-PURCHASES_SQL = """
-    SELECT order_id, first_ts AS ts, kept.1 AS currency, kept.2 AS value, kept.3 AS click_id,
-           kept.4 AS recipient_ref
+# The types a report credits to clicks: purchases, the micro conversions and subscriptions, each counted per
+# row. Refunds and renewals are not credited themselves: they follow the order or subscription they belong to.
+MICRO_TYPES: tuple[str, ...] = ("add_to_cart", "checkout", "signup", "lead")
+CREDITED_TYPES: tuple[str, ...] = ("purchase", *MICRO_TYPES, "subscription")
+
+# The credited conversions of the report, each (order_id, type) once: a purchase and a checkout of one order are
+# two conversions, each credited once. Only conversions with a row inside the range are grouped, and rows at or
+# after `end` cannot be the earliest of such a conversion, so the dedup reads a small slice of the table. Its
+# `order_id` is the credit key 'type:order_id' (types hold no ':'), which the credit query partitions by;
+# `kind` is the type, `id` the order id as sent.
+CREDITED_SQL = """
+    SELECT concat(kind, ':', id) AS order_id, kind, id, first_ts AS ts, kept.1 AS currency, kept.2 AS value,
+           kept.3 AS click_id, kept.4 AS recipient_ref, kept.5 AS source
     FROM (
-        SELECT order_id, min(ts) AS first_ts, argMin((currency, value, click_id, recipient_ref), ts) AS kept
+        SELECT order_id AS id, type AS kind, min(ts) AS first_ts,
+               argMin((currency, value, click_id, recipient_ref, source), ts) AS kept
         FROM conversions
-        WHERE type = 'purchase' AND ts < {end:DateTime64(3, 'UTC')}
-          AND order_id IN (
-              SELECT order_id FROM conversions
-              WHERE type = 'purchase' AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+        WHERE type IN {credited:Array(String)} AND ts < {end:DateTime64(3, 'UTC')}
+          AND (order_id, type) IN (
+              SELECT order_id, type FROM conversions
+              WHERE type IN {credited:Array(String)}
+                AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
           )
-        GROUP BY order_id
+        GROUP BY order_id, type
     )
     WHERE first_ts >= {start:DateTime64(3, 'UTC')}
 """
@@ -108,20 +126,25 @@ view_candidates AS (
 ),
 """
 
-# Orders, money and refunds per (group, n, kind of credit); the caller divides by n. Placeholders in <...> are
-# filled from fixed tables (never from user input): <window> the per-channel window expression, <click_columns>
-# and <group_columns> the group keys, <view> and <view_union> the view-through part or nothing. Every value is
-# a bound {name:Type} parameter.
-_CREDIT_SQL = """
+# Which clicks (or message) each credited conversion goes to, as CTEs that end in `credited`: one row per
+# (conversion, credited click), with n the number of clicks sharing it. The credit query and the reconciliation
+# add their own SELECT. Placeholders in <...> are filled from fixed tables (never from user input): <window> the
+# per-channel window expression, <click_columns> the group keys, <view> and <view_union> the view-through part
+# or nothing. Every value is a bound {name:Type} parameter. In these CTEs `order_id` is the credit key
+# 'type:order_id' of CREDITED_SQL ("purchase" below stands for every credited conversion).
+_CREDITED_CTES = """
 WITH
 purchases AS (
-    SELECT * FROM (<purchases>) WHERE currency = {currency:String} AND currency != ''
+    -- A conversion with a currency counts in that currency's report; one without (a signup, a lead) in every
+    -- report; a purchase always has one.
+    SELECT * FROM (<purchases>)
+    WHERE (currency = {currency:String} AND currency != '') OR (currency = '' AND kind != 'purchase')
 ),
 period_rows AS (
-    -- Raw purchase rows of the period, a superset of `purchases`. The two lookups below filter by it rather
-    -- than by `purchases` because ClickHouse evaluates a CTE again at every reference, and the dedup is dearer.
-    SELECT order_id, click_id, recipient_ref FROM conversions
-    WHERE type = 'purchase' AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+    -- Raw credited rows of the period, a superset of `purchases`. The lookups below filter by it rather than by
+    -- `purchases` because ClickHouse evaluates a CTE again at every reference, and the dedup is dearer.
+    SELECT order_id, type, click_id, recipient_ref, subscription_id FROM conversions
+    WHERE type IN {credited:Array(String)} AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
 ),
 named_clicks AS (
     -- The recipient of the click a purchase names, for purchases that carry no recipient of their own.
@@ -170,25 +193,68 @@ chosen AS (
 ),
 credited AS (
     SELECT * FROM chosen WHERE credit_rank = 1
-),
+)"""
+
+# Per (group, n, kind of credit, type): credits and money; the caller divides by n. A refund follows its order:
+# each refund once (its earliest row per refund_id: a store refunds in parts), in the report currency, added up
+# and never more than the purchase. A renewal follows its subscription: the renewals (any time, each once) of
+# the subscription_id the earliest subscription row of that id names.
+_CREDIT_SQL = _CREDITED_CTES + """,
 refunds AS (
-    SELECT order_id, kept.2 AS value
+    SELECT concat('purchase:', id) AS order_id, sum(kept.2) AS value
     FROM (
-        SELECT order_id, argMin((currency, value), ts) AS kept
+        SELECT order_id AS id, refund_id, argMin((currency, value), ts) AS kept
         FROM conversions
-        WHERE type = 'refund' AND order_id IN (SELECT order_id FROM period_rows)
-        GROUP BY order_id
+        WHERE type = 'refund' AND order_id IN (SELECT order_id FROM period_rows WHERE type = 'purchase')
+        GROUP BY order_id, refund_id
     )
     WHERE kept.1 = {currency:String}
+    GROUP BY id
+),
+recurring AS (
+    SELECT concat('subscription:', s.first_order) AS order_id, r.value AS value
+    FROM (
+        SELECT subscription_id, argMin(order_id, ts) AS first_order
+        FROM conversions
+        WHERE type = 'subscription'
+          AND subscription_id IN (SELECT subscription_id FROM period_rows WHERE type = 'subscription')
+        GROUP BY subscription_id
+    ) AS s
+    INNER JOIN (
+        SELECT kept.3 AS subscription_id, sum(kept.2) AS value
+        FROM (
+            SELECT order_id, argMin((currency, value, subscription_id), ts) AS kept
+            FROM conversions
+            WHERE type = 'renewal'
+              AND subscription_id IN (SELECT subscription_id FROM period_rows WHERE type = 'subscription')
+            GROUP BY order_id
+        )
+        WHERE kept.1 = {currency:String}
+        GROUP BY subscription_id
+    ) AS r ON r.subscription_id = s.subscription_id
 )
-SELECT <group_columns>, <share> AS share, c.via = 2 AS by_view, count() AS credits,
-       toDecimal128(sum(c.value), 4) AS value_sum, toDecimal128(sum(ifNull(r.value, 0)), 4) AS refund_sum
+SELECT <group_columns>, <share> AS share, c.via = 2 AS by_view, splitByChar(':', c.order_id)[1] AS kind,
+       count() AS credits, toDecimal128(sum(c.value), 4) AS value_sum,
+       toDecimal128(sum(least(ifNull(r.value, 0), c.value)), 4) AS refund_sum,
+       toDecimal128(sum(ifNull(rc.value, 0)), 4) AS renewal_sum
 FROM credited AS c
 LEFT JOIN refunds AS r ON r.order_id = c.order_id
-GROUP BY <group_names>, share, by_view
+LEFT JOIN recurring AS rc ON rc.order_id = c.order_id
+GROUP BY <group_names>, share, by_view, kind
 """
 
-# The one credited click of a purchase has rank 1; under linear every candidate has.
+# The reconciliation (reconciliation.py): per day and source, the purchases received and those credited.
+_RECONCILIATION_SQL = _CREDITED_CTES + """
+SELECT toString(toDate(p.ts)) AS day, p.source AS source, count() AS orders, toDecimal128(sum(p.value), 4) AS revenue,
+       countIf(a.order_id != '') AS attributed_orders,
+       toDecimal128(sumIf(p.value, a.order_id != ''), 4) AS attributed_revenue
+FROM (SELECT * FROM purchases WHERE kind = 'purchase') AS p
+LEFT JOIN (SELECT DISTINCT order_id FROM credited) AS a ON a.order_id = p.order_id
+GROUP BY day, source
+ORDER BY day, source
+"""
+
+# The one credited click of a conversion has rank 1; under linear every candidate has.
 _RANKS = {
     "last_click": "row_number() OVER (PARTITION BY order_id ORDER BY credit_ts DESC, credit_id DESC)",
     "first_click": "row_number() OVER (PARTITION BY order_id ORDER BY credit_ts ASC, credit_id ASC)",
@@ -248,16 +314,35 @@ def credit_sql(
     or message (a key a message lacks is ''); `day` is the purchase's day. All names come from the fixed
     GROUP_KEYS tables, never from the request.
     """
-    click_columns = "".join(f", {column}" for _, column, _ in keys)
-    candidate_columns = "".join(f", toString(e.{column}) AS k_{name}" for name, column, _ in keys)
     group_columns = ", ".join(
         "toString(toDate(c.purchase_ts)) AS g_day" if key == "day" else f"c.k_{key} AS g_{key}" for key in group_keys
     )
+    return _fill(_CREDIT_SQL, model, keys, window, view_window, (
+        ("<group_columns>", group_columns),
+        ("<group_names>", ", ".join(f"g_{key}" for key in group_keys)),
+    ))
+
+
+def reconciliation_sql(window: str, view_window: str | None = None) -> str:
+    """The reconciliation query: per day and source, the purchases received and those credited (to clicks or,
+    with `view_window`, to a message); which click does not matter, so any model gives the same answer."""
+    return _fill(_RECONCILIATION_SQL, "last_click", (), window, view_window, ())
+
+
+def _fill(
+    sql: str,
+    model: str,
+    keys: Sequence[tuple[str, str, str | None]],
+    window: str,
+    view_window: str | None,
+    more: Sequence[tuple[str, str]],
+) -> str:
+    click_columns = "".join(f", {column}" for _, column, _ in keys)
+    candidate_columns = "".join(f", toString(e.{column}) AS k_{name}" for name, column, _ in keys)
     view = view_union = ""
     if view_window is not None:
         view = "\n" + _VIEW_SQL.strip().removesuffix(",") + ","
         view_union = "\n    UNION ALL\n    SELECT * FROM view_candidates"
-    sql = _CREDIT_SQL
     for placeholder, text in (
         ("<view>", view),
         ("<view_union>", view_union),
@@ -268,14 +353,13 @@ def credit_sql(
         ("<message_columns>", "".join(f", {column} AS m_{name}" for name, _, column in keys if column)),
         ("<view_candidate_columns>", "".join(
             f", toString(d.m_{name}) AS k_{name}" if column else f", '' AS k_{name}" for name, _, column in keys)),
-        ("<purchases>", PURCHASES_SQL),
+        ("<purchases>", CREDITED_SQL),
         ("<window>", window),
         ("<click_columns>", click_columns),
         ("<candidate_columns>", candidate_columns),
         ("<rank>", _RANKS[model]),
         ("<share>", _SHARES[model]),
-        ("<group_columns>", group_columns),
-        ("<group_names>", ", ".join(f"g_{key}" for key in group_keys)),
+        *more,
     ):
         sql = sql.replace(placeholder, text)
     return sql

@@ -27,7 +27,16 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from tracker.reports.attribution import PURCHASES_SQL, credit_sql, formula, messages_sql, view_window_sql, window_sql
+from tracker.reports.attribution import (
+    CREDITED_SQL,
+    CREDITED_TYPES,
+    MICRO_TYPES,
+    credit_sql,
+    formula,
+    messages_sql,
+    view_window_sql,
+    window_sql,
+)
 from tracker.reports.query import InvalidReport, ReportQuery
 from tracker.reports.spreadsheet import spreadsheet_cell
 from tracker.settings import Settings
@@ -36,7 +45,7 @@ METRICS: tuple[str, ...] = (
     "clicks", "human_clicks", "bot_clicks", "unique_clickers", "orders", "revenue", "refunds",
     "net_revenue", "aov", "conversion_rate", "revenue_per_click",
     "sent", "delivered", "failed", "delivery_rate", "click_rate", "click_orders", "view_orders", "click_revenue",
-    "view_revenue", "revenue_per_message",
+    "view_revenue", "revenue_per_message", *MICRO_TYPES, "subscriptions", "recurring_revenue",
 )
 
 # Group key -> clicks column. `day` is not here: it is the click's day for click metrics, the purchase's for
@@ -83,8 +92,9 @@ GROUP BY <group_names>
 # Purchases of the period per currency: picks the default currency and gives the totals that the attributed
 # orders are subtracted from to get the unattributed ones.
 _PURCHASE_TOTALS_SQL = f"""
-SELECT currency, count() AS orders, toDecimal128(sum(value), 4) AS revenue
-FROM ({PURCHASES_SQL})
+SELECT currency, countIf(kind = 'purchase') AS orders, toDecimal128(sumIf(value, kind = 'purchase'), 4) AS revenue,
+       count() AS conversions
+FROM ({CREDITED_SQL})
 WHERE currency != ''
 GROUP BY currency
 """
@@ -104,8 +114,8 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: numbers as JSON numbers (counts int, the rest float), `to` the exclusive end."""
         return {
-            "from": _iso(self.query.start),
-            "to": _iso(self.query.end),
+            "from": iso_time(self.query.start),
+            "to": iso_time(self.query.end),
             "group_by": list(self.query.group_by),
             "model": self.query.model,
             "window": self.query.window,
@@ -115,7 +125,7 @@ class Report:
             "formula": self.formula,
             "unattributed_orders": self.unattributed_orders,
             "unattributed_revenue": float(self.unattributed_revenue),
-            "rows": [{name: _json_number(value) for name, value in row.items()} for row in self.rows],
+            "rows": [{name: json_number(value) for name, value in row.items()} for row in self.rows],
         }
 
     def csv_filename(self) -> str:
@@ -149,8 +159,20 @@ async def run_report(client: Client | None, query: ReportQuery, settings: Settin
         raise ReportUnavailable(f"ClickHouse did not answer ({type(exc).__name__}); retry later") from None
 
 
-def campaign_report(client: Client, query: ReportQuery, settings: Settings) -> Report:
-    """Run the report. Blocking (the endpoint runs it in a thread); four queries, each one pass over its rows."""
+@dataclass(frozen=True)
+class Credit:
+    """What every query crediting conversions shares: its bound parameters, the window's SQL expression and the
+    view window's (None while view-through is off), and the report's currency with the period's purchase totals."""
+
+    params: dict[str, object]
+    window: str
+    view_window: str | None
+    currency: str
+    totals: Mapping[str, tuple[int, Decimal]]  # currency -> (orders, revenue) of the period's purchases
+
+
+def credit_context(client: Client, query: ReportQuery, settings: Settings) -> Credit:
+    """The parameters of `query`, and its currency: the one asked for, else the most common (one query)."""
     window_expr, window_params, longest = window_sql(query.window, settings)
     view_expr, view_params, longest_view = view_window_sql(query.view_window, settings)
     start_ms, end_ms = _epoch_ms(query.start), _epoch_ms(query.end)
@@ -161,13 +183,22 @@ def campaign_report(client: Client, query: ReportQuery, settings: Settings) -> R
         "scan_from": _ch_time(max(0, start_ms - longest * 1000)),
         "view_scan_from": _ch_time(max(0, start_ms - longest_view * 1000)),
         "excluded": list(query.exclude_tags),
+        "credited": list(CREDITED_TYPES),
         **window_params,
         **view_params,
     }
-    totals = {row[0]: (int(row[1]), Decimal(row[2])) for row in client.query(_PURCHASE_TOTALS_SQL, parameters=params)
-              .result_rows}
-    currency = query.currency if query.currency is not None else _most_common(totals)
+    counted = client.query(_PURCHASE_TOTALS_SQL, parameters=params).result_rows
+    totals = {row[0]: (int(row[1]), Decimal(row[2])) for row in counted}
+    conversions = {row[0]: int(row[3]) for row in counted}
+    currency = query.currency if query.currency is not None else _most_common(totals, conversions)
     params["currency"] = currency
+    return Credit(params, window_expr, view_expr if longest_view else None, currency, totals)
+
+
+def campaign_report(client: Client, query: ReportQuery, settings: Settings) -> Report:
+    """Run the report. Blocking (the endpoint runs it in a thread); five queries, each one pass over its rows."""
+    context = credit_context(client, query, settings)
+    params, currency, totals = context.params, context.currency, context.totals
 
     groups: dict[tuple[str, ...], _Group] = {}
     n_keys = len(query.group_by)
@@ -179,19 +210,25 @@ def campaign_report(client: Client, query: ReportQuery, settings: Settings) -> R
         group.sent, group.delivered, group.failed = (int(v) for v in row[n_keys:])
 
     keys = [(key, GROUP_COLUMNS[key], MESSAGE_COLUMNS[key]) for key in query.group_by if key != "day"]
-    credit = credit_sql(query.model, keys, query.group_by, window_expr, view_expr if longest_view else None)
+    credit = credit_sql(query.model, keys, query.group_by, context.window, context.view_window)
     credit_rows = client.query(credit, parameters=params).result_rows
     # Every share 1/n becomes (denominator / n) / denominator: plain integer sums, exact, and fast over
     # thousands of groups (Fraction would normalise at every addition).
     denominator = math.lcm(*(int(row[n_keys]) for row in credit_rows))
     for row in credit_rows:
-        share, by_view, credits, value_sum, refund_sum = row[n_keys:]
+        share, by_view, kind, credits, value_sum, refund_sum, renewal_sum = row[n_keys:]
         weight = denominator // int(share)
         group = groups.setdefault(tuple(row[:n_keys]), _Group())
-        credit_of = group.view if by_view else group.click
-        credit_of.orders += int(credits) * weight
-        credit_of.revenue += _units(value_sum) * weight
-        group.refunds += _units(refund_sum) * weight
+        if kind == "purchase":
+            credit_of = group.view if by_view else group.click
+            credit_of.orders += int(credits) * weight
+            credit_of.revenue += units(value_sum) * weight
+            group.refunds += units(refund_sum) * weight
+        elif kind == "subscription":
+            group.subscriptions += int(credits) * weight
+            group.recurring_revenue += units(renewal_sum) * weight
+        else:
+            group.micro[kind] = group.micro.get(kind, 0) + int(credits) * weight
 
     rows = [group.row(query.group_by, keys, denominator) for keys, group in groups.items()]
     rows.sort(key=lambda r: (-_decimal(r["net_revenue"]), -_int(r["clicks"]), [r[k] for k in query.group_by]))
@@ -207,7 +244,7 @@ def campaign_report(client: Client, query: ReportQuery, settings: Settings) -> R
         # Every credited order's shares add up to 1, so the attributed count is a whole number.
         unattributed_orders=total_orders - attributed_orders // denominator,
         unattributed_revenue=round_half_up(
-            _units(total_revenue) * denominator - attributed_revenue, denominator * _UNITS, 2
+            units(total_revenue) * denominator - attributed_revenue, denominator * _UNITS, 2
         ),
     )
 
@@ -234,6 +271,9 @@ class _Group:
     click: _Credit = field(default_factory=_Credit)
     view: _Credit = field(default_factory=_Credit)
     refunds: int = 0  # of the orders credited here, by click or by view
+    micro: dict[str, int] = field(default_factory=dict)  # micro conversions by type, in 1/denominator
+    subscriptions: int = 0
+    recurring_revenue: int = 0  # the renewals of the subscriptions credited here
 
     def row(self, group_by: tuple[str, ...], keys: tuple[str, ...], denominator: int) -> dict[str, object]:
         orders = self.click.orders + self.view.orders
@@ -265,6 +305,9 @@ class _Group:
             click_revenue=round_half_up(self.click.revenue, money, 2),
             view_revenue=round_half_up(self.view.revenue, money, 2),
             revenue_per_message=round_half_up(net, money * delivered, 2) if delivered else None,
+            **{kind: round_half_up(self.micro.get(kind, 0), denominator, 4) for kind in MICRO_TYPES},
+            subscriptions=round_half_up(self.subscriptions, denominator, 4),
+            recurring_revenue=round_half_up(self.recurring_revenue, money, 2),
         )
         return row
 
@@ -276,7 +319,7 @@ def round_half_up(numerator: int, denominator: int, places: int) -> Decimal:
     return Decimal(f"{sign}{magnitude}E-{places}")  # from text: exact whatever the Decimal context
 
 
-def _units(value: Decimal) -> int:
+def units(value: Decimal) -> int:
     """A Decimal(…, 4) sum from ClickHouse as a whole number of 1/10^4 units, exactly."""
     numerator, denominator = value.as_integer_ratio()
     return numerator * (_UNITS // denominator)
@@ -306,11 +349,12 @@ def _message_metrics_sql(group_by: tuple[str, ...]) -> str:
     )
 
 
-def _most_common(totals: Mapping[str, tuple[int, Decimal]]) -> str:
-    """The currency with most purchases in the period (ties: alphabetical); '' when there are none."""
+def _most_common(totals: Mapping[str, tuple[int, Decimal]], conversions: Mapping[str, int]) -> str:
+    """The currency with most purchases in the period, else (a period of subscriptions and checkouts only) most
+    credited conversions (ties: alphabetical); '' when no conversion of the period has one."""
     if not totals:
         return ""
-    return min(totals, key=lambda currency: (-totals[currency][0], currency))
+    return min(totals, key=lambda currency: (-totals[currency][0], -conversions[currency], currency))
 
 
 def _epoch_ms(moment: datetime) -> int:
@@ -323,7 +367,7 @@ def _ch_time(ms: int) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
-def _iso(moment: datetime) -> str:
+def iso_time(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -337,7 +381,7 @@ def _int(value: object) -> int:
     return value
 
 
-def _json_number(value: object) -> object:
+def json_number(value: object) -> object:
     # JSON has one number type; a rounded Decimal becomes the float that prints as the same digits.
     return float(value) if isinstance(value, Decimal) else value
 
