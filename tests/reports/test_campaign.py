@@ -657,9 +657,12 @@ def expected_report(
     currency = query.currency if query.currency is not None else (
         sorted(valued, key=lambda k: (-purchase_counts[k], -valued[k], k))[0] if valued else "")
     refunded: dict[str, Fraction] = defaultdict(Fraction)
-    for (order_id, kind, _), c in first.items():
+    in_parts: set[str] = set()  # orders a store refunded in numbered parts: together at most the purchase
+    for (order_id, kind, refund_id), c in first.items():
         if kind == "refund" and c["currency"] == currency:
             refunded[order_id] += Fraction(c["value"])
+            if refund_id:
+                in_parts.add(order_id)
     starts: dict[str, dict[str, Any]] = {}  # subscription_id -> its earliest subscription
     for (_, kind, _), c in first.items():
         sid = c.get("subscription_id", "")
@@ -729,7 +732,9 @@ def expected_report(
             candidates = [named]
         else:
             candidates = [c for c in by_recipient[buyer] if eligible(c)] if buyer else []
-        refund_value = min(refunded[p["order_id"]], Fraction(p["value"])) if kind == "purchase" else Fraction(0)
+        refund_value = refunded[p["order_id"]] if kind == "purchase" else Fraction(0)
+        if p["order_id"] in in_parts:
+            refund_value = min(refund_value, Fraction(p["value"]))
         renewals = Fraction(0)
         if kind == "subscription" and starts[p["subscription_id"]] is p:
             renewals = renewed[p["subscription_id"]]

@@ -28,8 +28,8 @@ The rules (SPEC section 7), in the order the query applies them:
    A purchase without candidates is unattributed.
 7. A refund (type `refund`, any ts) of a credited order is credited like its purchase, in the same shares
    (clicks or message), when its (deduplicated, so earliest) row is in the report currency. A store refunds an
-   order in parts: each part (refund_id) counts once, and together never more than the purchase (a cancelled
-   or refunded order's rest and the refund records the store adds for it may describe the same money).
+   order in parts: each part (refund_id) counts once, and the parts together never more than the purchase (a
+   cancelled or refunded order's rest and the refund records the store adds for it may describe the same money).
 8. A renewal (any ts, in the report currency) follows its subscription the same way: the renewals of a
    subscription_id go to the shares of the earliest subscription of that id (`recurring_revenue`).
 
@@ -196,12 +196,12 @@ credited AS (
 )"""
 
 # Per (group, n, kind of credit, type): credits and money; the caller divides by n. A refund follows its order:
-# each refund once (its earliest row per refund_id: a store refunds in parts), in the report currency, added up
-# and never more than the purchase. A renewal follows its subscription: the renewals (any time, each once) of
+# each refund once (its earliest row per refund_id: a store refunds in parts), in the report currency, added up;
+# a store's parts never count for more than the purchase (its rest and its records can describe the same money). A renewal follows its subscription: the renewals (any time, each once) of
 # the subscription_id the earliest subscription row of that id names.
 _CREDIT_SQL = _CREDITED_CTES + """,
 refunds AS (
-    SELECT concat('purchase:', id) AS order_id, sum(kept.2) AS value
+    SELECT concat('purchase:', id) AS order_id, sum(kept.2) AS value, countIf(refund_id != '') > 0 AS in_parts
     FROM (
         SELECT order_id AS id, refund_id, argMin((currency, value), ts) AS kept
         FROM conversions
@@ -235,7 +235,7 @@ recurring AS (
 )
 SELECT <group_columns>, <share> AS share, c.via = 2 AS by_view, splitByChar(':', c.order_id)[1] AS kind,
        count() AS credits, toDecimal128(sum(c.value), 4) AS value_sum,
-       toDecimal128(sum(least(ifNull(r.value, 0), c.value)), 4) AS refund_sum,
+       toDecimal128(sum(if(r.in_parts, least(r.value, c.value), ifNull(r.value, 0))), 4) AS refund_sum,
        toDecimal128(sum(ifNull(rc.value, 0)), 4) AS renewal_sum
 FROM credited AS c
 LEFT JOIN refunds AS r ON r.order_id = c.order_id
