@@ -197,8 +197,9 @@ credited AS (
 
 # Per (group, n, kind of credit, type): credits and money; the caller divides by n. A refund follows its order:
 # each refund once (its earliest row per refund_id: a store refunds in parts), in the report currency, added up;
-# a store's parts never count for more than the purchase (its rest and its records can describe the same money). A renewal follows its subscription: the renewals (any time, each once) of
-# the subscription_id the earliest subscription row of that id names.
+# a store's parts never count for more than the purchase (its rest and its records can describe the same money).
+# A renewal follows its subscription: the renewals (any time, each once) of the subscription_id go to the
+# earliest subscription row of that id.
 _CREDIT_SQL = _CREDITED_CTES + """,
 refunds AS (
     SELECT concat('purchase:', id) AS order_id, sum(kept.2) AS value, countIf(refund_id != '') > 0 AS in_parts

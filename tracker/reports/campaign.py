@@ -19,11 +19,11 @@ import asyncio
 import csv
 import io
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
@@ -62,6 +62,7 @@ MESSAGE_COLUMNS: dict[str, str | None] = {
     "code": "code", "domain": None, "device_type": None, "os": None, "browser": None,
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
 _UNITS = 10**4  # conversions.value is Decimal(18, 4)
 
 # Dedup first: a click_id stored twice (an insert retried) is one click.
@@ -147,12 +148,17 @@ class ReportUnavailable(RuntimeError):
 
 
 async def run_report(client: Client | None, query: ReportQuery, settings: Settings) -> Report:
-    """`campaign_report` in a worker thread. Raises InvalidReport (a 400) or ReportUnavailable (a 503), never
-    anything else: a ClickHouse that is down or slow is the caller's 503, not a 500."""
+    """`campaign_report` in a worker thread (see `in_worker_thread`)."""
+    return await in_worker_thread(client, campaign_report, query, settings)
+
+
+async def in_worker_thread(client: Client | None, report: Callable[..., T], *args: Any) -> T:
+    """`report(client, *args)` in a worker thread. Raises InvalidReport (a 400) or ReportUnavailable (a 503),
+    never anything else: a ClickHouse that is down or slow is the caller's 503, not a 500."""
     if client is None:
         raise ReportUnavailable("reports need ClickHouse: TRACKER_CLICKHOUSE_URL is not connected in this process")
     try:
-        return await asyncio.to_thread(campaign_report, client, query, settings)
+        return await asyncio.to_thread(report, client, *args)
     except InvalidReport:
         raise
     except Exception as exc:  # noqa: BLE001 - ClickHouse down or timing out: say so, never a 500

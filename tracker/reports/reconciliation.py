@@ -11,7 +11,6 @@ whether an order is attributed, so there is no `model`: only the window, the vie
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from dataclasses import dataclass
@@ -20,8 +19,8 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from tracker.reports.attribution import reconciliation_sql
-from tracker.reports.campaign import ReportUnavailable, credit_context, iso_time, json_number, round_half_up, units
-from tracker.reports.query import InvalidReport, ReportQuery
+from tracker.reports.campaign import credit_context, in_worker_thread, iso_time, json_number, round_half_up, units
+from tracker.reports.query import ReportQuery
 from tracker.settings import Settings
 
 PARAMETERS = ("from", "to", "currency", "window", "view_window", "exclude_tags", "format")
@@ -138,12 +137,4 @@ def reconciliation(client: Client, query: ReportQuery, settings: Settings) -> Re
 
 async def run_reconciliation(client: Client | None, query: ReportQuery, settings: Settings) -> Reconciliation:
     """`reconciliation` in a worker thread; ReportUnavailable (a 503) when ClickHouse cannot answer."""
-    if client is None:
-        raise ReportUnavailable("reports need ClickHouse: TRACKER_CLICKHOUSE_URL is not connected in this process")
-    try:
-        return await asyncio.to_thread(reconciliation, client, query, settings)
-    except InvalidReport:
-        raise
-    except Exception as exc:  # noqa: BLE001 - ClickHouse down or timing out: say so, never a 500
-        raise ReportUnavailable(f"ClickHouse did not answer ({type(exc).__name__}); retry later") from None
-
+    return await in_worker_thread(client, reconciliation, query, settings)
