@@ -263,7 +263,7 @@ def test_the_dashboard_logs_in_charts_the_day_and_exports_the_api_csv(dev, brows
         assert all(row[0] and all(row) for row in cells)
         assert any(row[:2] == ["black_friday", "reminder-1"] for row in cells)
         assert page.locator('article.channel[data-channel="sms"]').count() == 1
-        assert "never credited" in page.locator("p.formula").inner_text()
+        assert "never credited" in page.locator("#report-formula").inner_text()
 
         shot = tmp_path / "dashboard.png"
         page.screenshot(path=str(shot), full_page=True)
