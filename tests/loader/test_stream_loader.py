@@ -247,9 +247,6 @@ def test_random_batch_sizes_and_interleaved_restarts_stay_exactly_once(redis_url
     rng = random.Random(7)
     fill_stream(sync_redis, 5000)
 
-    class Crash(BaseException):
-        """Stands for the process dying: nothing in the loader catches it."""
-
     for round_ in range(5):
         budget = {"inserts": rng.randint(1, 3)}
 
@@ -265,3 +262,73 @@ def test_random_batch_sizes_and_interleaved_restarts_stay_exactly_once(redis_url
         fill_stream(sync_redis, 500, start=5000 + round_ * 500)
     run_loader(redis_url, insert, consumer="same", batch_size=rng.randint(100, 900))
     assert counts(clickhouse) == (7500, 7500)
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing in the loader catches it."""
+
+
+def test_a_crash_while_the_next_batch_is_read_ahead_loads_both_exactly_once(redis_url, sync_redis, clickhouse):
+    """A batch is inserted while the next one is read: a crash then leaves two batches pending, one inserted."""
+    insert = clickhouse_inserter(clickhouse)
+    fill_stream(sync_redis, 5000)
+
+    def insert_then_crash_once_the_next_batch_is_read(table: str, rows: list[list[Any]],
+                                                      columns: Sequence[tuple[str, str]], token: str) -> None:
+        insert(table, rows, columns, token)
+        wait_until(lambda: sync_redis.xpending(STREAM, GROUP)["pending"] >= 2000, timeout=30,
+                   message="the next batch read while this one is in flight")
+        raise Crash
+
+    with pytest.raises(Crash):
+        run_loader(redis_url, insert_then_crash_once_the_next_batch_is_read, consumer="same", batch_size=1000)
+    assert sync_redis.xpending(STREAM, GROUP)["pending"] == 2000
+    assert counts(clickhouse) == (1000, 1000)
+    run_loader(redis_url, insert, consumer="same", batch_size=700)  # another batch size: the mark decides
+    assert counts(clickhouse) == (5000, 5000)
+
+
+def test_a_crash_midway_through_a_batchs_xack_leaves_nothing_doubled(redis_url, sync_redis, clickhouse):
+    """XACK goes in chunks: a crash between two leaves part of an inserted batch pending."""
+    insert = clickhouse_inserter(clickhouse)
+    fill_stream(sync_redis, 3000)
+
+    def insert_then_crash(table: str, rows: list[list[Any]], columns: Sequence[tuple[str, str]], token: str) -> None:
+        insert(table, rows, columns, token)
+        raise Crash
+
+    with pytest.raises(Crash):
+        run_loader(redis_url, insert_then_crash, consumer="same", batch_size=1000)
+    pending = sync_redis.xpending_range(STREAM, GROUP, min="-", max="+", count=5000, consumername="same")
+    sync_redis.xack(STREAM, GROUP, *[p["message_id"] for p in pending[:400]])  # the first chunk got through
+    run_loader(redis_url, insert, consumer="same")
+    assert counts(clickhouse) == (3000, 3000)
+
+
+def test_a_dead_consumers_inserted_batch_and_its_read_ahead_are_claimed_and_loaded_once(
+    redis_url, sync_redis, clickhouse
+):
+    insert = clickhouse_inserter(clickhouse)
+    fill_stream(sync_redis, 4000)
+
+    def insert_then_die_once_the_next_batch_is_read(table: str, rows: list[list[Any]],
+                                                    columns: Sequence[tuple[str, str]], token: str) -> None:
+        insert(table, rows, columns, token)
+        wait_until(lambda: sync_redis.xpending(STREAM, GROUP)["pending"] >= 2000, timeout=30,
+                   message="the next batch read while this one is in flight")
+        raise Crash
+
+    with pytest.raises(Crash):
+        run_loader(redis_url, insert_then_die_once_the_next_batch_is_read, consumer="dead-loader", batch_size=1000)
+
+    async def claim() -> Loader:
+        client = Redis.from_url(redis_url)
+        loader = Loader(client, insert, [STREAM], "alive", claim_idle_ms=1)
+        await loader.loaders[0]._claim_from_dead_consumers()
+        await loader.drain()
+        await client.aclose()
+        return loader
+
+    assert asyncio.run(claim()).stats.claimed == 2000
+    assert counts(clickhouse) == (4000, 4000)
+    assert sync_redis.xpending(STREAM, GROUP)["pending"] == 0

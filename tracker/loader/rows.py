@@ -31,20 +31,30 @@ class BadEvent(ValueError):
     """A stream entry that cannot become a row; the message is the dead-letter reason."""
 
 
-# The click's string fields, read in one C call; the `clicks` columns, read out of a row's values in one more.
+# The click's string fields, read in one C call; a row is then picked in one more out of those strings followed
+# by the values the loader works out (`_DERIVED`), so no per-event dict is built.
 _CLICK_STRINGS = tuple(name for name, kind in click.FIELDS.items() if kind is str)
 _click_strings = itemgetter(*_CLICK_STRINGS)
-_click_columns = itemgetter(*(name for name, _ in click.COLUMNS))
+_DERIVED = ("ts", "tags", "method", "referer", *click.ENRICHED)
+_click_columns = itemgetter(*(
+    len(_CLICK_STRINGS) + _DERIVED.index(name) if name in _DERIVED else _CLICK_STRINGS.index(name)
+    for name, _ in click.COLUMNS
+))
+_USER_AGENT, _METHOD, _PURPOSE, _REFERER = (
+    _CLICK_STRINGS.index(name) for name in ("user_agent", "method", "purpose", "referer")
+)
+_ENRICHMENTS = 65_536  # (agent, method, purpose) triples remembered; a campaign has a few thousand at most
+_enrichments: dict[tuple[str, str, str], tuple[Any, ...]] = {}
 
 
-def click_row(event: dict[str, Any]) -> list[Any]:
+def click_row(event: dict[str, Any]) -> tuple[Any, ...]:
     """The `clicks` row of a click event. `ts` stays epoch milliseconds: the DateTime64(3) column's own ticks.
 
     This runs once per click at tens of thousands a second, hence C-speed checks: `itemgetter` for the
     fields and `str.join`, which refuses anything but strings, for their types.
     """
     ts = event.get("ts")
-    if not event.get("click_id") or isinstance(ts, bool) or not isinstance(ts, int):
+    if not event.get("click_id") or type(ts) is not int:
         raise BadEvent("click without click_id or integer ts")
     tags = event.get("tags") or []
     if type(tags) is not list or not _all_strings(tags):
@@ -58,14 +68,18 @@ def click_row(event: dict[str, Any]) -> list[Any]:
     if not _all_strings(strings):
         name = next(n for n, v in zip(_CLICK_STRINGS, strings, strict=True) if not isinstance(v, str))
         raise BadEvent(f"click field {name} is not a string")
-    values = dict(zip(_CLICK_STRINGS, strings, strict=True))
-    method = values["method"][:MAX_METHOD]
-    enrichment = classify(values["user_agent"], method, values["purpose"])
-    values.update(ts=ts, tags=tags, method=method, is_bot=enrichment.is_bot, bot_reason=enrichment.bot_reason,
-                  device_type=enrichment.device_type, os=enrichment.os, browser=enrichment.browser)
-    if values["referer"]:  # the edge already cut it; an event from an older edge (or written by hand) is cut here
-        values["referer"] = click.referer_origin(values["referer"])
-    return list(_click_columns(values))
+    method = strings[_METHOD][:MAX_METHOD]
+    referer = strings[_REFERER]
+    if referer:  # the edge already cut it; an event from an older edge (or written by hand) is cut here as well
+        referer = click.referer_origin(referer)
+    seen = (strings[_USER_AGENT], method, strings[_PURPOSE])
+    enriched = _enrichments.get(seen)
+    if enriched is None:
+        e = classify(*seen)
+        if len(_enrichments) >= _ENRICHMENTS:
+            _enrichments.clear()
+        enriched = _enrichments[seen] = tuple(getattr(e, name) for name in click.ENRICHED)
+    return _click_columns((*strings, ts, tags, method, referer, *enriched))
 
 
 def _all_strings(values: Sequence[Any]) -> bool:
@@ -97,7 +111,7 @@ def message_row(event: dict[str, Any]) -> list[Any]:
 class Kind(NamedTuple):
     table: str
     columns: tuple[tuple[str, str], ...]
-    row: Callable[[dict[str, Any]], list[Any]]
+    row: Callable[[dict[str, Any]], Sequence[Any]]
 
 
 # The event kinds the loader knows, by the `kind` field of the event; anything else is a dead letter.

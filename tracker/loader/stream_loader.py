@@ -9,8 +9,12 @@ enriches, inserts and acknowledges it. Exactly once rests on three rules:
    stored once (the tables keep a non-zero deduplication window).
 2. XACK only after every insert of the batch succeeded; an insert that fails is retried with
    the same batch and the same tokens until it succeeds, never dropped.
-3. After a crash the same batch is formed again: entries left pending for this consumer are
-   read back first, and those of a consumer that died for good are claimed as one batch.
+3. After a crash the same batch is formed again. Before a batch's first insert its bounds (first
+   and last entry id, entry count) are written to Redis; at most one batch at a time is between
+   that mark and its XACK (the next batch is read while one is inserted, but inserted only after
+   it is acknowledged). Entries left pending for this consumer are read back first and those
+   within the mark form the marked batch again; those of a consumer that died for good are
+   claimed and split by its mark the same way.
 
 Entries that cannot be turned into a row go to `dead_letters` with the reason, acknowledged
 with their batch, never silently dropped. The stream is trimmed only below the lowest entry
@@ -32,7 +36,8 @@ from redis.exceptions import RedisError, ResponseError
 
 from shortlinks.redis_connection import AnyRedis
 from tracker.events import click, conversion
-from tracker.events.streams import FIELD, GROUP, ensure_groups
+from tracker.events.streams import FIELD, GROUP, ensure_groups, stream_tag
+from tracker.loader.collector import collector_paused
 from tracker.loader.rows import DEAD_LETTER_COLUMNS, DEAD_LETTERS, KINDS, BadEvent
 from tracker.metrics import LOADER_DEAD_LETTERS, LOADER_INSERT_ERRORS, LOADER_ROWS, STREAM_LENGTH, STREAM_PENDING
 
@@ -40,10 +45,11 @@ log = logging.getLogger("tracker.loader")
 INSERT_ORDER = (*((kind.table, kind.columns) for kind in KINDS.values()), (DEAD_LETTERS, DEAD_LETTER_COLUMNS))
 
 MAX_PAYLOAD = 8192
+MARK_TTL = 30 * 86400  # a batch's mark outlives any crash it must survive
 MAX_CLAIM = 1_000_000
 
 # insert(table, rows, columns, token): the seam tests use to make ClickHouse fail for real-looking reasons.
-InsertFn = Callable[[str, list[list[Any]], Sequence[tuple[str, str]], str], None]
+InsertFn = Callable[[str, Sequence[Sequence[Any]], Sequence[tuple[str, str]], str], None]
 
 
 @dataclass
@@ -68,14 +74,16 @@ class LoaderStats:
 
 
 def clickhouse_inserter(client: Any) -> InsertFn:
-    """Inserts with column names and types given, so no DESCRIBE runs per insert."""
+    """Inserts column by column with names and types given: no DESCRIBE per insert, and clickhouse-connect
+    serialises each column in one pass instead of first turning rows into columns itself."""
 
-    def insert(table: str, rows: list[list[Any]], columns: Sequence[tuple[str, str]], token: str) -> None:
+    def insert(table: str, rows: Sequence[Sequence[Any]], columns: Sequence[tuple[str, str]], token: str) -> None:
         client.insert(
             table,
-            rows,
+            list(zip(*rows, strict=True)),
             column_names=[name for name, _ in columns],
             column_type_names=[kind for _, kind in columns],
+            column_oriented=True,
             settings={"insert_deduplication_token": token},
         )
 
@@ -88,10 +96,13 @@ class Batch:
 
     stream: str
     ids: list[bytes] = field(default_factory=list)
-    rows: dict[str, list[list[Any]]] = field(default_factory=dict)
+    rows: dict[str, list[Sequence[Any]]] = field(default_factory=dict)
+    bounds: str = ""  # set when a batch is formed again from its mark (see `mark`)
 
-    def add(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
+    def add(self, entry_id: bytes, fields: dict[bytes, bytes] | None) -> None:
         self.ids.append(entry_id)
+        if fields is None:  # deleted while pending: nothing to load, but it must be acknowledged
+            return
         raw = fields.get(FIELD, b"")
         try:
             try:
@@ -111,8 +122,19 @@ class Batch:
                 [datetime.now(UTC), self.stream, entry_id.decode(), str(exc), payload]
             )
 
+    def mark(self) -> str:
+        """The batch's bounds, "first:last:count", as it was first formed."""
+        return self.bounds or f"{self.ids[0].decode()}:{self.ids[-1].decode()}:{len(self.ids)}"
+
+    def id_range(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The first and last entry id of its bounds; an empty range for a batch without bounds."""
+        if not self.bounds:
+            return (1, 0), (0, 0)
+        first, last, _ = self.bounds.split(":")
+        return _id_key(first), _id_key(last)
+
     def token(self, table: str) -> str:
-        return f"{self.stream}:{self.ids[0].decode()}:{self.ids[-1].decode()}:{len(self.ids)}:{table}"
+        return f"{self.stream}:{self.mark()}:{table}"
 
 
 class StreamLoader:
@@ -139,9 +161,14 @@ class StreamLoader:
         self._claim_idle_ms = claim_idle_ms
         self._last_trim = 0.0
         self._last_claim = 0.0
+        self._in_flight: asyncio.Task[None] | None = None  # the batch being inserted while the next is read
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Load until `stop` is set, then drain what the stream holds and return."""
+        """Load until `stop` is set, then drain what the stream holds and return.
+
+        A batch is inserted while the next one is read and turned into rows, so ClickHouse and Python work side
+        by side; maintenance (claiming, trimming) runs with no batch of ours in flight.
+        """
         recover = True
         while not stop.is_set():
             try:
@@ -150,34 +177,48 @@ class StreamLoader:
                     await self._recover_own_pending()
                     recover = False
                 batch = await self._fill(stop)
+                await self._landed()
                 if batch.ids:
-                    await self._flush(batch)
-                await self._maintain()
+                    self._in_flight = asyncio.create_task(self._flush(batch))
+                if self._maintenance_due():
+                    await self._landed()
+                    await self._maintain()
             except (RedisError, OSError) as exc:
                 self.stats.redis_errors += 1
                 recover = True
                 log.warning("redis error on %s (%s); retrying", self.stream, type(exc).__name__)
+                await self._landed()  # it retries until done: then nothing of ours is in flight
                 await asyncio.sleep(0.5)
+        await self._landed()
         await self.drain()
 
     async def drain(self) -> None:
         """Load everything delivered or not yet read, without waiting for more."""
         await self._recover_own_pending()
-        while True:
-            batch = Batch(self.stream)
-            await self._read_into(batch, ">", self._batch_size, block_ms=None)
-            if not batch.ids:
-                break
-            await self._flush(batch)
+        try:
+            while True:
+                batch = Batch(self.stream)
+                await self._read_into(batch, ">", self._batch_size, block_ms=None)
+                await self._landed()
+                if not batch.ids:
+                    break
+                self._in_flight = asyncio.create_task(self._flush(batch))
+        finally:
+            await self._landed()
         await self._trim()
 
+    async def _landed(self) -> None:
+        """Wait until the batch in flight, if any, is inserted and acknowledged."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            await in_flight
+
     async def _recover_own_pending(self) -> None:
-        # What this consumer read but did not acknowledge before it stopped is exactly its last batch
-        # (a batch is acknowledged whole before the next is read): read all of it back, whatever the
-        # batch size is now, so it gets the same tokens.
-        batch = Batch(self.stream)
-        await self._read_into(batch, "0", None, block_ms=None)
-        if batch.ids:
+        # What this consumer read but did not acknowledge before it stopped: the batch named by its mark (which
+        # may have been inserted: formed again, it gets the same tokens), then what was read after it.
+        streams: Any = {self.stream: "0"}
+        entries = _entries(await self._redis.xreadgroup(GROUP, self._consumer, streams))
+        for batch in await self._batches_by_mark(self._consumer, entries):
             await self._flush(batch)
 
     async def _fill(self, stop: asyncio.Event) -> Batch:
@@ -193,15 +234,41 @@ class StreamLoader:
 
     async def _read_into(self, batch: Batch, start: str, count: int | None, block_ms: int | None) -> None:
         streams: Any = {self.stream: start}
-        reply: Any = await self._redis.xreadgroup(GROUP, self._consumer, streams, count=count, block=block_ms)
-        for _, entries in reply or []:
-            for entry_id, fields in entries:
-                if fields is None:  # deleted while pending: nothing to load, but it must be acknowledged
-                    batch.ids.append(entry_id)
-                    continue
+        with collector_paused():
+            reply: Any = await self._redis.xreadgroup(GROUP, self._consumer, streams, count=count, block=block_ms)
+            for entry_id, fields in _entries(reply):
                 batch.add(entry_id, fields)
 
+    def _mark_key(self, consumer: str) -> str:
+        """Where a consumer keeps the bounds of its batch in flight, in the stream's cluster slot."""
+        return f"tracker:loader:{stream_tag(self.stream)}:{consumer}"
+
+    async def _batches_by_mark(self, consumer: str, entries: list[tuple[bytes, Any]]) -> list[Batch]:
+        """Pending entries of `consumer` as the batches they were: the marked one, then what was read after it.
+
+        Only the marked batch can have been inserted. Its entries still pending are those within its bounds
+        (all of them, or fewer if a crash cut its XACK short); formed again under its bounds they get its
+        tokens, so ClickHouse drops whatever of it is there already. A mark whose batch was acknowledged
+        bounds no pending entry.
+        """
+        entries = sorted(entries, key=lambda entry: _id_key(entry[0]))
+        mark: Any = await self._redis.get(self._mark_key(consumer)) if entries else None
+        marked = Batch(self.stream, bounds=mark.decode() if mark else "")
+        rest = Batch(self.stream)
+        low, high = marked.id_range()
+        for entry_id, fields in entries:
+            (marked if low <= _id_key(entry_id) <= high else rest).add(entry_id, fields)
+        return [batch for batch in (marked, rest) if batch.ids]
+
     async def _flush(self, batch: Batch) -> None:
+        while True:
+            try:
+                await self._redis.set(self._mark_key(self._consumer), batch.mark(), ex=MARK_TTL)
+                break
+            except (RedisError, OSError) as exc:
+                self.stats.redis_errors += 1
+                log.warning("marking a batch of %s failed (%s); retrying", self.stream, type(exc).__name__)
+                await asyncio.sleep(0.5)
         backoff = 0.1
         while True:
             try:
@@ -241,6 +308,10 @@ class StreamLoader:
             if batch.rows.get(table):
                 self._insert(table, batch.rows[table], columns, batch.token(table))
 
+    def _maintenance_due(self) -> bool:
+        now = time.monotonic()
+        return now - self._last_claim > self._claim_idle_ms / 2000 or now - self._last_trim > 5.0
+
     async def _maintain(self) -> None:
         now = time.monotonic()
         if now - self._last_claim > self._claim_idle_ms / 2000:
@@ -265,16 +336,12 @@ class StreamLoader:
                 continue
             ids = [p["message_id"] for p in pending]
             claimed: Any = await self._redis.xclaim(self.stream, GROUP, self._consumer, self._claim_idle_ms, ids)
-            batch = Batch(self.stream)
-            for entry_id, fields in claimed:
-                if fields is None:
-                    batch.ids.append(entry_id)
-                else:
-                    batch.add(entry_id, fields)
-            batch.ids.sort(key=_id_key)
-            if batch.ids:
-                self.stats.claimed += len(batch.ids)
-                log.info("claimed %d entries of %s left by consumer %s", len(batch.ids), self.stream, name)
+            batches = await self._batches_by_mark(name, claimed)
+            count = sum(len(batch.ids) for batch in batches)
+            if count:
+                self.stats.claimed += count
+                log.info("claimed %d entries of %s left by consumer %s", count, self.stream, name)
+            for batch in batches:
                 await self._flush(batch)
 
     async def _trim(self) -> None:
@@ -304,6 +371,11 @@ class StreamLoader:
         STREAM_LENGTH.labels(self.stream).set(length)
         STREAM_PENDING.labels(self.stream).set(length)
         self.stats.lag_entries[self.stream] = length
+
+
+def _entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes] | None]]:
+    """The entries of an XREADGROUP reply (one stream)."""
+    return [entry for _, entries in reply or [] for entry in entries]
 
 
 def _text(value: bytes | str) -> str:
