@@ -28,6 +28,8 @@ from tracker.reports.query import ReportQuery
 TODAY = datetime.now(UTC).date()
 YESTERDAY_NOON = datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC) - timedelta(days=1)
 PERIOD = {"from": (TODAY - timedelta(days=6)).isoformat(), "to": TODAY.isoformat()}
+# A page runs several reports in chDB: on a machine shared with other suites one can take longer than httpx's 5 s.
+REPORT_TIMEOUT = 60.0
 XSS = "<script>alert(1)</script>"
 XSS_MESSAGE = '"><img src=x onerror=alert(2)>'
 
@@ -82,7 +84,7 @@ def base_url(redis_url: str, shop_data: Client) -> Iterator[str]:
 
 @pytest.fixture
 def anonymous(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, follow_redirects=False) as client:
+    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=REPORT_TIMEOUT) as client:
         yield client
 
 
@@ -95,7 +97,7 @@ def logged_in(anonymous: httpx.Client) -> httpx.Client:
 
 @pytest.fixture
 def api(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=REPORT_TIMEOUT) as client:
         yield client
 
 
