@@ -97,7 +97,8 @@ def logged_in(anonymous: httpx.Client) -> httpx.Client:
 
 @pytest.fixture
 def api(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=REPORT_TIMEOUT) as client:
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=REPORT_TIMEOUT) as client:
         yield client
 
 
