@@ -178,3 +178,15 @@ def test_the_formula_says_how_view_through_works_when_it_is_on(clickhouse: Clien
     assert "view-through" not in run(clickhouse, DEFAULT_SETTINGS).formula
     assert run(clickhouse, view_window="6h").to_json()["view_window"] == 21600
 
+
+
+def test_a_registration_without_labels_does_not_hide_the_one_that_has_them(clickhouse: Client) -> None:
+    # Sent and delivered posted through the API: the first without its link, the second naming it.
+    unlabelled = {"code": "", "channel": "", "campaign": "", "message": "", "utm_source": "", "utm_medium": "",
+                  "utm_campaign": ""}
+    insert_rows(clickhouse, messages=[
+        msg("ml", "sent", T - 2 * HOUR, **unlabelled),
+        msg("ml", "delivered", T - HOUR, campaign="autumn"),
+    ], conversions=[purchase("o1", T, "20.00", recipient_ref="r1")])
+    assert figures(run(clickhouse), "sent", "delivered", "view_orders", "view_revenue") == {
+        "autumn": (1, 1, Decimal("1.0000"), Decimal("20.00"))}

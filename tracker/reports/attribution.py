@@ -34,7 +34,8 @@ The rules (SPEC section 7), in the order the query applies them:
    subscription_id go to the shares of the earliest subscription of that id (`recurring_revenue`).
 
 Messages (MESSAGES_SQL) are gathered per message_id from all their rows, the registration through the API
-and the providers' receipts, in whatever order they arrived.
+and the providers' receipts, in whatever order they arrived. The labels come from the earliest row that has
+any (an API row first): a row without them (a receipt, a status posted without its link) never hides them.
 
 The credit query returns sums per group, per n (the number of clicks sharing a conversion), per kind of
 credit (click or view) and per conversion type: the division by n happens once per group, in exact rational
@@ -96,7 +97,7 @@ MESSAGES_SQL = """
                countIf(status IN ('failed', 'undelivered')) > 0 AND NOT was_delivered AS was_failed,
                minIf(ts, status IN ('delivered', 'read')) AS delivered_ts,
                argMin((code, channel, campaign, message, tags, utm_source, utm_medium, utm_campaign, utm_content,
-                       utm_term), (source != 'api', ts)) AS labels,
+                       utm_term), (code = '' AND channel = '' AND campaign = '', source != 'api', ts)) AS labels,
                argMin(recipient_ref, (recipient_ref = '', source != 'api', ts)) AS recipient
         FROM messages
         WHERE message_id IN (SELECT message_id FROM messages WHERE <rows>)
