@@ -70,7 +70,7 @@ _MAX_FUTURE_MS = 5 * 60 * 1000  # storefront clocks drift; further ahead is a mi
 NOT_MONEY = frozenset({"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD", "XDR", "XAD", "XSU",
                        "XUA"})
 # Loaded once at import: pycountry parses its database lazily and we look codes up on every request.
-_CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies) - NOT_MONEY
+PAYMENT_CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies) - NOT_MONEY
 
 
 class InvalidConversion(ValueError):
@@ -339,7 +339,7 @@ def _parse_currency(raw: object) -> str:
         raise InvalidConversion("bad_currency", f"currency: {code} is an ISO 4217 code but not a currency a "
                                                 f"payment is made in (no currency, testing, metal or unit of "
                                                 f"account); use the order's real currency, like USD or EUR")
-    if code not in _CURRENCIES:
+    if code not in PAYMENT_CURRENCIES:
         raise InvalidConversion("bad_currency", "currency: expected an ISO 4217 code like USD or EUR")
     return code
 

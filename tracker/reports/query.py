@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-import pycountry
-
 from shortlinks.utm import InvalidUtm, normalise_utm_value
+from tracker.conversion import NOT_MONEY, PAYMENT_CURRENCIES
 from tracker.reports.attribution import MODELS
 from tracker.settings import parse_view_window, parse_window
 
@@ -27,9 +26,6 @@ MAX_PARAMETER_LENGTH = 1000
 MAX_EXCLUDE_TAGS = 50
 MAX_WINDOW = 3650 * 86400  # ten years: longer is a typo, and it would make every report scan all history
 MIN_YEAR, MAX_YEAR = 2000, 2199  # events before 2000 are refused at the door; DateTime64 ends in 2299
-
-# Loaded once at import: pycountry parses its database lazily.
-_CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 
 
 class InvalidReport(ValueError):
@@ -140,8 +136,13 @@ def _parse_window(text: str, name: str = "window") -> int:
 
 
 def _parse_currency(text: str) -> str:
+    """A currency conversions can be recorded in: no report is ever in XXX, XTS or gold, so asking for one is a
+    mistake to name, not an empty report."""
     code = text.upper()
-    if code not in _CURRENCIES:
+    if code in NOT_MONEY:
+        raise InvalidReport(f"currency: {code} is an ISO 4217 code but not a currency a payment is made in, so no "
+                            "conversion is ever recorded in it; use the orders' currency, like USD or EUR")
+    if code not in PAYMENT_CURRENCIES:
         raise InvalidReport(f"currency: {text[:40]!r} is not an ISO 4217 currency code")
     return code
 
