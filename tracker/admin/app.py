@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from shortlinks.codes import CodeGenerator
 from shortlinks.link_store import LinkStore
@@ -95,8 +96,26 @@ async def redis_unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors in our shape. A method the path does not take is a 404 naming the methods it does:
+    the admin API answers only the statuses of its contract (docs/api.md), and 405 is not one of them."""
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        methods = path_methods(request)
+        endpoint = f"{request.method[:10]} {request.url.path[:100]}"
+        response = error_response(404, f"{endpoint}: no such endpoint; this path answers {', '.join(methods)}")
+        response.headers["allow"] = ", ".join(methods)
+        return response
     return error_response(exc.status_code, exc.detail)
+
+
+def path_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on the request's path (one route per method is our style)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    return sorted(methods)
 
 
 def app_from_env() -> Starlette:
