@@ -20,7 +20,7 @@ from tests.support.settings import API_KEY, make_settings
 from tracker.admin.app import Admin
 from tracker.dashboard.chart import daily_chart, nice_ceiling
 from tracker.dashboard.endpoints import TEMPLATES
-from tracker.dashboard.sessions import SESSION_COOKIE, Sessions, basic_password, safe_next
+from tracker.dashboard.sessions import SESSION_COOKIE, Sessions, basic_password, header_key, safe_next
 from tracker.dashboard.views import compact_window
 from tracker.reports.campaign import campaign_report
 from tracker.reports.query import ReportQuery
@@ -177,7 +177,8 @@ def test_a_wrong_key_is_refused_and_not_echoed(anonymous):
     assert anonymous.post("/reports/login", data={"key": ""}).status_code == 401
     assert anonymous.get("/reports", auth=("me", wrong)).status_code == 401
     assert anonymous.get("/reports/export.csv", auth=("me", wrong)).status_code == 401
-    assert anonymous.get("/reports", headers={"Authorization": f"Bearer {wrong}"}).status_code == 303
+    assert anonymous.get("/reports", headers={"Authorization": f"Bearer {wrong}"}).status_code == 401
+    assert anonymous.get("/reports/links", headers={"Authorization": f"Bearer {wrong}"}).status_code == 401
 
 
 def test_logging_in_sets_a_signed_http_only_strict_cookie_that_opens_the_dashboard(anonymous):
@@ -228,6 +229,17 @@ def test_basic_auth_takes_the_key_as_password_with_any_user_name(anonymous):
     assert anonymous.get("/reports/export.csv", params=PERIOD, auth=("x", API_KEY)).status_code == 200
     assert basic_password("Basic " + base64.b64encode(b"u:p:w").decode()) == "p:w"
     assert basic_password("Basic !!!") == "" and basic_password("Bearer abc") is None
+
+
+def test_the_api_key_as_a_bearer_token_opens_every_dashboard_page_as_it_opens_the_api(anonymous):
+    bearer = {"Authorization": f"Bearer {API_KEY}"}
+    page = anonymous.get("/reports", headers=bearer)
+    assert page.status_code == 200 and "Top channels" in page.text and "set-cookie" not in page.headers
+    assert anonymous.get("/reports/links", headers=bearer).status_code == 200
+    export = anonymous.get("/reports/export.csv", params=PERIOD, headers=bearer)
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert anonymous.get("/reports/login", headers=bearer).status_code == 303  # already in
+    assert header_key(f"bearer  {API_KEY} ") == API_KEY and header_key("Token abc") is None
 
 
 def test_the_key_never_appears_in_any_page_or_header(anonymous):

@@ -197,8 +197,8 @@ READINESS = {
     "properties": {"status": {"enum": ["ready", "unavailable"]},
                    "checks": {"type": "object", "additionalProperties": {"type": "boolean"}}},
 }
-# The dashboard takes the session cookie its login form sets, or an API key as the HTTP Basic password.
-DASHBOARD_SECURITY: list[dict[str, list[str]]] = [{"session": []}, {"basic": []}]
+# The dashboard takes the session cookie its login form sets, or an API key as a Bearer token or Basic password.
+DASHBOARD_SECURITY: list[dict[str, list[str]]] = [{"session": []}, {"bearer": []}, {"basic": []}]
 
 CODE_PARAMETER = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
 DOMAIN_PARAMETER = {"name": "domain", "in": "query", "required": False, "schema": DOMAIN,
@@ -488,7 +488,7 @@ DOCUMENT: dict[str, Any] = {
                     "200": page("the dashboard"),
                     "303": redirect("not logged in: to the login form"),
                     "400": page("the filters do not make a report; the page says why"),
-                    "401": page("a wrong key sent with HTTP Basic: the login form"),
+                    "401": page("a wrong key sent as a Bearer token or with HTTP Basic: the login form"),
                     "503": page("ClickHouse is not connected or does not answer; the page says so"),
                 },
             }
@@ -527,7 +527,7 @@ DOCUMENT: dict[str, Any] = {
                     "200": page("the page"),
                     "303": redirect("not logged in: to the login form"),
                     "400": page("a parameter is refused; the page says why"),
-                    "401": page("a wrong key sent with HTTP Basic", "text/plain"),
+                    "401": page("a wrong key sent as a Bearer token or with HTTP Basic", "text/plain"),
                     **json_error(503, "Redis does not answer"),
                 },
             }
@@ -540,7 +540,7 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {
                     "200": page("the QR code", "image/svg+xml"),
                     "303": redirect("not logged in: to the login form"),
-                    "401": page("a wrong key sent with HTTP Basic", "text/plain"),
+                    "401": page("a wrong key sent as a Bearer token or with HTTP Basic", "text/plain"),
                     "404": page("no such link", "text/plain"),
                     **json_error(503, "Redis does not answer"),
                 },
@@ -557,7 +557,7 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {
                     "303": redirect("done: back to the page (or not logged in: to the login form)"),
                     "400": page("the form was posted from another site", "text/plain"),
-                    "401": page("a wrong key sent with HTTP Basic", "text/plain"),
+                    "401": page("a wrong key sent as a Bearer token or with HTTP Basic", "text/plain"),
                     "404": page("no such link or action", "text/plain"),
                     **json_error(503, "Redis does not answer"),
                 },

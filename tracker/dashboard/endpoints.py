@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from tracker.api_keys import key_matches
 from tracker.dashboard.chart import daily_chart
-from tracker.dashboard.sessions import SESSION_COOKIE, Sessions, basic_password, safe_next
+from tracker.dashboard.sessions import SESSION_COOKIE, Sessions, header_key, safe_next
 from tracker.dashboard.views import (
     DEFAULT_GROUP_BY,
     FILTERS_FOR_TEMPLATES,
@@ -89,11 +89,12 @@ class Dashboard:
         ]
 
     def access(self, request: Request) -> bool | None:
-        """True: a valid session or Basic key. False: a Basic key that is wrong. None: no credentials at all."""
+        """True: a valid session, or the key as a Bearer token or Basic password. False: a key that is wrong. None: no
+        credentials at all."""
         token = request.cookies.get(SESSION_COOKIE, "")
         if token and self._sessions.valid(token, time.time()):
             return True
-        password = basic_password(request.headers.get("authorization", ""))
+        password = header_key(request.headers.get("authorization", ""))
         if password is None:
             return None
         return bool(password) and key_matches(password, self._keys)

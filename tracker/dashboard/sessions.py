@@ -1,7 +1,8 @@
 """Who may look at the dashboard: signed session cookies, the Basic password, and where a login may lead.
 
 A person logs in once through a form and gets a session cookie holding a signed, expiring token (never the
-key); scripts may send the key as the password of `Authorization: Basic`.
+key); scripts may send the key as the password of `Authorization: Basic`, or as `Authorization: Bearer <key>` exactly as
+they call the API.
 """
 
 from __future__ import annotations
@@ -58,6 +59,15 @@ def basic_password(authorization: str) -> str | None:
         return ""
     _, colon, password = decoded.partition(":")
     return password if colon else ""
+
+
+def header_key(authorization: str) -> str | None:
+    """The API key an Authorization header carries: a Bearer token (as the API takes it) or the Basic password.
+    None when the header carries neither scheme, '' when it is unreadable."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return token.strip()
+    return basic_password(authorization)
 
 
 def safe_next(target: str) -> str:
