@@ -185,6 +185,13 @@ def test_admin_answers_a_json_503_not_a_500_when_redis_refuses_writes(own_redis:
             "template": {"destination": "https://shop.example/"}, "recipients": ["+14155550123"]})
         replies["conversion"] = httpx.post(f"{admin_url}/v1/conversions", headers=auth, json={
             "order_id": "o-oom", "value": "5", "currency": "EUR"})
+        csv_auth = {**auth, "content-type": "text/csv"}
+        replies["import"] = httpx.post(f"{admin_url}/v1/conversions/import", headers=csv_auth,
+                                       content=b"order_id,value,currency\no-oom-csv,5,EUR\n")
+        replies["messages"] = httpx.post(f"{admin_url}/v1/messages", headers=auth, json={
+            "message_id": "SM-oom", "status": "sent"})
+        replies["compose"] = httpx.post(f"{admin_url}/v1/messages/compose", headers=auth, json={
+            "text": "Sale https://shop.example/", "recipients": ["+14155550123"]})
     client.config_set("maxmemory", 0)
     keys = sorted(k.decode() for k in client.scan_iter(count=1000))
     client.close()
@@ -192,4 +199,6 @@ def test_admin_answers_a_json_503_not_a_500_when_redis_refuses_writes(own_redis:
     for name, reply in replies.items():
         assert reply.status_code == 503, (name, reply.status_code, reply.text)
         assert isinstance(reply.json().get("error"), str), name
+        assert reply.json()["error"].count("unavailable") == 1, (name, reply.text)  # said once, plainly
+    assert "nothing was recorded" in replies["import"].json()["error"]
     assert not any(k.startswith("sl:link:") for k in keys)

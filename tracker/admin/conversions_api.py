@@ -104,9 +104,10 @@ class ConversionsApi:
             for start in range(0, len(conversions), MAX_CONVERSIONS):
                 outcomes += await self._record(conversions[start:start + MAX_CONVERSIONS], "import")
         except (RedisError, OSError):
-            done = f"the lines before line {lines[len(outcomes)] + offset} were recorded" if outcomes else _UNAVAILABLE
-            raise ApiError(503, f"event store unavailable: {done}; send the file again (an import is idempotent)") \
-                from None
+            done = f"the lines before line {lines[len(outcomes)] + offset} were recorded" if outcomes else \
+                "nothing was recorded"
+            raise ApiError(503, f"event store unavailable, {done}; retry later: send the file again (an import is "
+                                "idempotent)") from None
         conflicts = [
             {"line": line + offset, "order_id": c.order_id, "type": c.type}
             for line, c, outcome in zip(lines, conversions, outcomes, strict=True)
