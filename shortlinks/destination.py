@@ -83,6 +83,20 @@ def canonical_destination(url: object, allowed_hosts: Iterable[str] = ()) -> str
     return href
 
 
+def short_host(value: str) -> str:
+    """A short domain as the edge compares it: lower-case, IDN in punycode (UTS #46), no port or path."""
+    text = value.strip().rstrip(".")
+    if not text or any(ch in text for ch in ":/@?#\\ "):
+        raise ValueError(f"expected host names like go.brand.example (no scheme, port or path), got {value!r}")
+    try:
+        host = URL(f"http://{text}/").hostname
+    except ValueError:
+        raise ValueError(f"not a host name: {value!r}") from None
+    if not host:
+        raise ValueError(f"not a host name: {value!r}")
+    return host
+
+
 def is_ip_address(host: str) -> bool:
     """Whether a host (as the URL standard writes it: IPv6 in brackets) is an IP address, not a name."""
     try:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from shortlinks.destination import InvalidDestination, canonical_destination, tag_url
+from shortlinks.destination import InvalidDestination, canonical_destination, short_host, tag_url
 from shortlinks.recipient import InvalidRecipient
 from shortlinks.utm import InvalidUtm, normalise_utm, normalise_utm_value
 
@@ -266,7 +266,10 @@ def _domain(value: object, domains: tuple[str, ...]) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidLink("domain: expected a string, one of the short domains")
-    domain = value.strip().lower().rstrip(".")
+    try:
+        domain = short_host(value)  # as TRACKER_SHORT_DOMAINS was read: "faß.example" is "xn--fa-hia.example"
+    except ValueError:
+        domain = ""
     if domain not in domains:
         known = ", ".join(domains) or "only the host of TRACKER_SHORT_BASE"
         raise InvalidLink(f"domain: not one of the short domains ({known}); TRACKER_SHORT_DOMAINS adds more")

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from ada_url import URL
 
-from shortlinks.destination import is_ip_address
+from shortlinks.destination import is_ip_address, short_host
 
 Durability = Literal["ack", "fast"]
 PixelSigning = Literal["off", "optional", "required"]
@@ -74,20 +74,6 @@ _CHANNEL_VIEW_WINDOW_PREFIX = "TRACKER_VIEW_WINDOW_"
 
 class SettingsError(ValueError):
     """A variable has a value we cannot use; the message names it."""
-
-
-def short_host(value: str) -> str:
-    """A short domain as the edge compares it: lower-case, IDN in punycode (UTS #46), no port or path."""
-    text = value.strip().rstrip(".")
-    if not text or any(ch in text for ch in ":/@?#\\ "):
-        raise ValueError(f"expected host names like go.brand.example (no scheme, port or path), got {value!r}")
-    try:
-        host = URL(f"http://{text}/").hostname
-    except ValueError:
-        raise ValueError(f"not a host name: {value!r}") from None
-    if not host:
-        raise ValueError(f"not a host name: {value!r}")
-    return host
 
 
 def parse_window(text: str) -> int:

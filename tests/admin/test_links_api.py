@@ -210,6 +210,23 @@ def test_a_link_belongs_to_the_default_domain_unless_it_names_another(branded):
     assert refused.status_code == 422 and refused.json()["error"].startswith("domain:")
 
 
+def test_an_international_short_domain_is_named_in_unicode_or_punycode_as_it_was_configured(redis_url):
+    settings = make_settings(redis_url, TRACKER_SHORT_DOMAINS="Faß.example")
+    with serve_in_thread(Admin(settings).app) as base, httpx.Client(base_url=base, headers=AUTH) as client:
+        links = [client.post("/v1/links", json={"destination": "https://shop.example/", "domain": name})
+                 for name in ("faß.example", "FAß.EXAMPLE.", "xn--fa-hia.example")]
+        assert [reply.status_code for reply in links] == [201, 201, 201], [reply.text for reply in links]
+        assert {reply.json()["domain"] for reply in links} == {"xn--fa-hia.example"}
+        code = links[0].json()["code"]
+        assert links[0].json()["short_url"] == f"https://xn--fa-hia.example/{code}"
+        assert client.get(f"/v1/links/{code}", params={"domain": "faß.example"}).status_code == 200
+        listed = client.get("/v1/links", params={"domain": "faß.example"}).json()["links"]
+        assert sorted(link["code"] for link in listed) == sorted(reply.json()["code"] for reply in links)
+        # UTS #46 non-transitional: "fass.example" is another host, not ours.
+        other = client.post("/v1/links", json={"destination": "https://shop.example/", "domain": "fass.example"})
+        assert other.status_code == 422 and other.json()["error"].startswith("domain:")
+
+
 def test_a_vanity_code_is_409_when_taken_on_its_domain_and_free_on_another(branded):
     body = {"destination": "https://shop.example/summer", "code": "Summer-26"}
     first = branded.post("/v1/links", json=body)

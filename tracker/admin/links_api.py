@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shortlinks.codes import is_well_formed
+from shortlinks.destination import short_host
 from shortlinks.link import InvalidLink, Link, LinkDraft, LinkRules
 from shortlinks.link_store import CodeRefused, CodeTaken, InvalidCursor, LinkFilter, LinkStore
 from shortlinks.qr import MEDIA_TYPES as QR_FORMATS
@@ -17,7 +18,7 @@ from shortlinks.qr import qr_code
 from shortlinks.recipient import InvalidRecipient, RecipientKeyer
 from shortlinks.utm import InvalidUtm, normalise_utm_value
 from tracker.http_json import ApiError, json_response, read_json
-from tracker.settings import Settings, short_host
+from tracker.settings import Settings
 
 MAX_LINK_BODY = 64 * 1024
 MAX_BATCH_BODY = 4 * 1024 * 1024
