@@ -167,12 +167,13 @@ def test_a_receipt_joins_its_registration_for_the_credit_and_the_labels(clickhou
         "summer": (1, 1, Decimal("1.0000"), Decimal("12.50"))}
 
 
-def test_the_formula_says_how_view_through_works_when_it_is_on(clickhouse: Client) -> None:
+def test_the_formula_says_how_view_through_works_when_it_is_on_in_its_one_sentence(clickhouse: Client) -> None:
+    assert run(clickhouse).formula.count(".") == 1  # the contract: "one sentence saying how a sale was credited"
     assert run(clickhouse).formula.endswith(
-        "A purchase with no eligible click is credited to the buyer's last message delivered (or read) within "
+        "; a purchase with no eligible click is credited to the buyer's last message delivered (or read) within "
         "1 day for SMS before it (view-through).")
     assert run(clickhouse, VIEW_ALL_12H, exclude_tags="test").formula.endswith(
-        "A purchase with no eligible click is credited to the buyer's last message not tagged test delivered (or "
+        "; a purchase with no eligible click is credited to the buyer's last message not tagged test delivered (or "
         "read) within 12 hours (Email: off) before it (view-through).")
     assert "view-through" not in run(clickhouse, view_window="0").formula
     assert "view-through" not in run(clickhouse, DEFAULT_SETTINGS).formula

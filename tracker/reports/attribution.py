@@ -404,8 +404,8 @@ def formula(
     exclude_tags: Sequence[str],
     view_window: int | None = None,
 ) -> str:
-    """How a sale was credited, for the report's readers (and the docs, which quote it): one sentence, and one
-    more when view-through is on."""
+    """How a sale was credited, for the report's readers (and the docs, which quote it): one sentence, as the
+    contract says, with the view-through rule as its last clause when view-through is on."""
     subject = f"A purchase in {currency}" if currency else "A purchase"
     verb = {
         "last_click": "is credited to the last human click",
@@ -425,6 +425,6 @@ def formula(
     view_within = _within(view_window, settings.view_window, settings.channel_view_windows)
     untagged = f" not tagged {' or '.join(exclude_tags)}" if exclude_tags else ""
     return (
-        f"{sentence} A purchase with no eligible click is credited to the buyer's last message{untagged} "
-        f"delivered (or read) within {view_within} before it (view-through)."
+        f"{sentence.removesuffix('.')}; a purchase with no eligible click is credited to the buyer's last "
+        f"message{untagged} delivered (or read) within {view_within} before it (view-through)."
     )
