@@ -31,6 +31,16 @@ def error_response(status: int, message: str) -> Response:
     return json_response({"error": message}, status)
 
 
+def bounded_list(value: object, most: int, name: str, expected: str) -> list[Any]:
+    """`value` as a list of 1 to `most` items. Not a list, or empty: 422 (`name: expected <expected>`). Longer: 413,
+    like a body over its size limit: the items may all be fine, there are just more than one request takes."""
+    if not isinstance(value, list) or not value:
+        raise ApiError(422, f"{name}: expected {expected}")
+    if len(value) > most:
+        raise ApiError(413, f"{name}: {len(value)} items, at most {most} in one request; send the rest in another")
+    return value
+
+
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The request body; 413 past `max_bytes`, counted while reading so a lying Content-Length cannot pass."""
     declared = request.headers.get("content-length")

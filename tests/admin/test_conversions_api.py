@@ -83,10 +83,13 @@ def test_one_bad_item_in_a_list_rejects_the_list_and_names_its_index(admin, sync
     assert stream_events(sync_redis) == []
 
 
-def test_list_limits_and_auth(admin):
+def test_an_empty_list_is_422_and_a_list_over_1000_is_413_like_a_body_over_its_size(admin):
     assert admin.post("/v1/conversions", json=[]).status_code == 422
     many = [{"order_id": str(i), "type": "lead"} for i in range(1001)]
-    assert admin.post("/v1/conversions", json=many).status_code == 422
+    reply = admin.post("/v1/conversions", json=many)
+    assert reply.status_code == 413
+    assert reply.json() == {"error": "body: 1001 items, at most 1000 in one request; send the rest in another"}
+    assert admin.post("/v1/conversions", json=many[:1000]).json()["accepted"] == 1000
     assert httpx.post(f"{admin.base_url}/v1/conversions", json={"order_id": "1"}).status_code == 401
 
 

@@ -158,6 +158,12 @@ def test_batch_with_one_bad_recipient_stores_nothing_and_names_the_index(admin, 
 def test_batch_limits(admin):
     assert admin.post("/v1/links/batch", json={"template": {"destination": "https://shop.example/"},
                                                "recipients": []}).status_code == 422
+    for path, body in (("/v1/links/batch", {"template": {"destination": "https://shop.example/"}}),
+                       ("/v1/messages/compose", {"text": "Sale https://shop.example/"})):
+        reply = admin.post(path, json={**body, "recipients": ["+14155550100"] * 10_001})
+        assert reply.status_code == 413, path
+        assert reply.json()["error"].startswith("recipients: 10001 items, at most 10000 in one request")
+    assert admin.get("/v1/links").json()["links"] == []
     reply = admin.post("/v1/links/batch", json={"template": {"destination": "https://shop.example/",
                                                              "recipient": "+14155550100"},
                                                 "recipients": ["+14155550100"]})

@@ -80,7 +80,8 @@ def test_a_batch_with_one_bad_item_is_refused_whole_naming_it(admin: httpx.Clien
 def test_body_limits_and_shapes(admin: httpx.Client, sync_redis: Any) -> None:
     assert admin.post("/v1/messages", json=[]).status_code == 422
     too_many = [{"message_id": f"m{i}", "status": "sent"} for i in range(MAX_MESSAGES + 1)]
-    assert admin.post("/v1/messages", json=too_many).status_code == 422
+    reply = admin.post("/v1/messages", json=too_many)
+    assert reply.status_code == 413 and reply.json()["error"].startswith("body: 10001 items, at most 10000")
     assert admin.post("/v1/messages", content=b"{not json", headers={"content-type": "application/json"}
                       ).status_code == 400
     assert admin.post("/v1/messages", json=[1, 2]).status_code == 422

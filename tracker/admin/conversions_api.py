@@ -18,7 +18,7 @@ from shortlinks.recipient import RecipientKeyer
 from tracker.admin.conversions_csv import InvalidCsv, TooManyRows, read_csv
 from tracker.conversion import API_FIELDS, Conversion, InvalidConversion
 from tracker.events.recorder import ACCEPTED, CONFLICT, ConversionRecorder, Outcome
-from tracker.http_json import ApiError, json_response, read_body, read_json
+from tracker.http_json import ApiError, bounded_list, json_response, read_body, read_json
 from tracker.metrics import CONVERSIONS
 from tracker.settings import Settings
 
@@ -45,9 +45,8 @@ class ConversionsApi:
 
     async def create(self, request: Request) -> Response:
         body = await read_json(request, MAX_BODY)
-        items = body if isinstance(body, list) else [body]
-        if not 1 <= len(items) <= MAX_CONVERSIONS:
-            raise ApiError(422, f"body: expected one conversion or a list of 1 to {MAX_CONVERSIONS}")
+        items = bounded_list(body if isinstance(body, list) else [body], MAX_CONVERSIONS, "body",
+                             f"one conversion or a list of 1 to {MAX_CONVERSIONS}")
         now_ms = int(time.time() * 1000)
         conversions = []
         for index, item in enumerate(items):

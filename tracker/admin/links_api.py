@@ -17,7 +17,7 @@ from shortlinks.qr import MEDIA_TYPES as QR_FORMATS
 from shortlinks.qr import qr_code
 from shortlinks.recipient import InvalidRecipient, RecipientKeyer
 from shortlinks.utm import InvalidUtm, normalise_utm_value
-from tracker.http_json import ApiError, json_response, read_json
+from tracker.http_json import ApiError, bounded_list, json_response, read_json
 from tracker.settings import Settings
 
 MAX_LINK_BODY = 64 * 1024
@@ -34,10 +34,9 @@ def link_rules(settings: Settings) -> LinkRules:
 
 def recipient_refs(keyer: RecipientKeyer, recipients: object, most: int) -> list[str]:
     """The refs of a `recipients` list (1 to `most` phones or e-mails); 422 naming the first bad one."""
-    if not isinstance(recipients, list) or not 1 <= len(recipients) <= most:
-        raise ApiError(422, f"recipients: expected a list of 1 to {most} phone numbers or e-mails")
     refs = []
-    for index, recipient in enumerate(recipients):
+    items = bounded_list(recipients, most, "recipients", f"a list of 1 to {most} phone numbers or e-mails")
+    for index, recipient in enumerate(items):
         try:
             refs.append(keyer.ref(recipient))
         except InvalidRecipient as exc:

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from shortlinks.link import Link
 from shortlinks.recipient import RecipientKeyer
 from tracker.events.recorder import MessageRecorder
-from tracker.http_json import ApiError, json_response, read_json
+from tracker.http_json import ApiError, bounded_list, json_response, read_json
 from tracker.message import InvalidMessage, Message, parse_code
 from tracker.metrics import MESSAGES
 from tracker.settings import Settings
@@ -50,9 +50,8 @@ class MessagesApi:
 
     async def create(self, request: Request) -> Response:
         body = await read_json(request, MAX_BODY)
-        items = body if isinstance(body, list) else [body]
-        if not 1 <= len(items) <= MAX_MESSAGES:
-            raise ApiError(422, f"body: expected one message or a list of 1 to {MAX_MESSAGES}")
+        items = bounded_list(body if isinstance(body, list) else [body], MAX_MESSAGES, "body",
+                             f"one message or a list of 1 to {MAX_MESSAGES}")
         links = await self._links_of(items, isinstance(body, list))
         now_ms = int(time.time() * 1000)
         messages = []
