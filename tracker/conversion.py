@@ -190,6 +190,9 @@ class Conversion:
             ts_ms=now_ms,
             source="js" if params.get("src") == "js" else "pixel",
             verified=verified,
+            # Checked here, as the API checks it: a subscription pixel without one would be answered 200 and then
+            # refused by the loader's schema, an acknowledged event lost.
+            subscription_id=_parse_subscription_id(type_, params.get("subscription_id", "")),
         )
 
     def to_event(self) -> dict[str, object]:

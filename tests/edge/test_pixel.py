@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.servers import serve_in_thread
 from tests.support.settings import SECRET, make_settings
+from tracker.conversion import CONVERSION_TYPES, Conversion
 from tracker.edge.app import Edge
 from tracker.edge.pixel import TRANSPARENT_GIF
 from tracker.events.streams import stream_names
@@ -110,6 +111,26 @@ def test_invalid_pixels_get_400_with_a_reason_and_record_nothing(edge_for, sync_
     assert reply.status_code == 400
     assert reply.headers["x-tracker-error"] == reason
     assert events(sync_redis) == []
+
+
+@pytest.mark.parametrize("type_", ["subscription", "renewal"])
+def test_a_subscription_pixel_without_its_subscription_id_gets_400_and_records_nothing(edge_for, sync_redis, type_):
+    reply = edge_for("optional").get("/px.gif", params={
+        "order_id": "S-1", "value": "9.99", "currency": "EUR", "type": type_})
+    assert reply.status_code == 400
+    assert reply.headers["x-tracker-error"] == "missing_subscription_id"
+    assert events(sync_redis) == []
+
+
+def test_every_pixel_answered_200_is_an_event_the_loader_accepts(edge_for, sync_redis):
+    edge = edge_for("optional")
+    for type_ in CONVERSION_TYPES:
+        reply = edge.get("/px.gif", params={
+            "order_id": f"P-{type_}", "value": "9.99", "currency": "EUR", "type": type_, "subscription_id": "sub-7"})
+        assert reply.status_code == 200, (type_, reply.headers.get("x-tracker-error"))
+    loaded = [Conversion.from_event(event) for event in events(sync_redis)]
+    assert sorted(c.type for c in loaded) == sorted(CONVERSION_TYPES)
+    assert {c.type: c.subscription_id for c in loaded}["renewal"] == "sub-7"
 
 
 def test_storefront_script_is_served_with_its_settings_and_a_content_hash(edge_for):

@@ -66,6 +66,7 @@
     add('value', data.value);
     add('currency', data.currency);
     add('type', data.type || 'purchase');
+    add('subscription_id', data.subscription_id);
     add(PARAM, landed || valid(cookie(PARAM)));
     add('src', 'js');
     add('sig', data.sig);
