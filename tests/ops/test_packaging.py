@@ -100,6 +100,16 @@ def test_the_image_carries_the_schema_files_inside_the_package() -> None:
     assert _final("WORKDIR") == ["WORKDIR /app"]
 
 
+def test_the_cluster_schema_is_also_at_ops_clickhouse_cluster_where_operators_look_for_it() -> None:
+    # The contract names ops/clickhouse/cluster/; the package carries the files `tracker migrate --cluster` reads.
+    # One folder under two names, so the two can never disagree.
+    ops_folder = ROOT / "ops" / "clickhouse" / "cluster"
+    package_folder = ROOT / "tracker" / "clickhouse" / "schema" / "cluster"
+    assert ops_folder.resolve() == package_folder.resolve()
+    statements = " ".join(path.read_text() for path in sorted(ops_folder.glob("*.sql")))
+    assert "ReplicatedMergeTree" in statements and "Distributed(" in statements
+
+
 def test_every_data_file_of_the_package_is_declared_package_data() -> None:
     # A wheel carries only the data files pyproject names: a schema file or template left out would make an
     # installed `tracker migrate` or dashboard fail, although everything works from a checkout.
