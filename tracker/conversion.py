@@ -18,17 +18,20 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 import orjson
-import pycountry
 
 from shortlinks.recipient import InvalidRecipient, RecipientKeyer
 from tracker.events import conversion as event
+from tracker.money import CENTS_AND_BELOW, InvalidMoney, parse_currency, parse_value
 from tracker.stores.payload import StoreConversion
+
+_T = TypeVar("_T")
 
 CONVERSION_TYPES: tuple[str, ...] = (
     "purchase", "refund", "add_to_cart", "checkout", "signup", "lead", "subscription", "renewal",
@@ -43,17 +46,12 @@ MAX_ORDER_ID_LENGTH = 128
 # One cap for every string that comes in, checked before any parsing, so no parser ever sees a huge input.
 MAX_FIELD_LENGTH = 256
 MAX_PIXEL_PARAMS = 20
-MAX_VALUE = Decimal(10) ** 12
-VALUE_PLACES = 4
 
 # A sale without an amount is meaningless (a subscription's is its recurring amount); the other types are
 # events whose value is optional.
 _VALUE_REQUIRED = frozenset({"purchase", "refund", "subscription", "renewal"})
 # A subscription is named so that its renewals can follow it.
 _SUBSCRIPTION_REQUIRED = frozenset({"subscription", "renewal"})
-_PLACES = Decimal(1).scaleb(-VALUE_PLACES)
-# An optional leading '-' only so that a negative amount gets its own, clearer message.
-_DECIMAL_RE = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _CLICK_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # A store's id of one refund of an order (or our own names for a cancellation's rest): never a ':', which
 # separates it from the order id in the dedup identity.
@@ -62,15 +60,6 @@ _RECIPIENT_REF_RE = re.compile(r"[0-9a-f]{1,64}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything earlier is a unit or clock mistake
 _MAX_FUTURE_MS = 5 * 60 * 1000  # storefront clocks drift; further ahead is a mistake (often ms sent as s)
-# ISO 4217 codes that are not money a shop is paid in: XXX ("no currency"), XTS (reserved for testing), the
-# precious metals (XAU gold, XAG silver, XPD palladium, XPT platinum), the European bond-market units
-# (XBA-XBD), and the units of account of the IMF (XDR), the Arab Monetary Fund (XAD), the ALBA (XSU) and the
-# African Development Bank (XUA). Real X-currencies stay: XAF, XOF (CFA francs), XCD, XCG, XPF. The fund codes
-# (BOV, CHE, CHW, CLF, COU, MXV, USN, UYI, UYW) are kept: some are used to price goods (CLF, UYI).
-NOT_MONEY = frozenset({"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD", "XDR", "XAD", "XSU",
-                       "XUA"})
-# Loaded once at import: pycountry parses its database lazily and we look codes up on every request.
-PAYMENT_CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies) - NOT_MONEY
 
 
 class InvalidConversion(ValueError):
@@ -306,47 +295,6 @@ def _parse_type(raw: object) -> str:
     return type_
 
 
-def _parse_value(raw: object) -> Decimal:
-    """A money amount, exactly: a decimal string or a JSON number, never through binary floating point."""
-    if isinstance(raw, bool):
-        raise InvalidConversion("bad_value", "value: expected a number or a decimal string, not true/false")
-    if isinstance(raw, int):
-        # Clamped before str(), which refuses integers of more than 4300 digits; the checks below still refuse it.
-        text = str(max(-1, min(raw, int(MAX_VALUE) + 1)))
-    elif isinstance(raw, float):
-        if not math.isfinite(raw):
-            raise InvalidConversion("bad_value", "value: must be a finite number")
-        text = repr(raw)  # shortest round-trip form: 19.99 stays 19.99
-    elif isinstance(raw, str):
-        text = raw.strip()
-        if not _DECIMAL_RE.fullmatch(text):
-            raise InvalidConversion("bad_value", "value: expected a plain decimal number like 19.99")
-    else:
-        raise InvalidConversion("bad_value", "value: expected a number or a decimal string")
-    value = Decimal(text)
-    if value < 0:
-        raise InvalidConversion("bad_value", "value: must not be negative (a refund's value is the amount refunded)")
-    if value > MAX_VALUE:
-        raise InvalidConversion("bad_value", f"value: at most {MAX_VALUE:f}")
-    if value != value.quantize(_PLACES):
-        raise InvalidConversion("bad_value", f"value: at most {VALUE_PLACES} decimal places")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -VALUE_PLACES:
-        value = value.quantize(_PLACES)  # "19.990000" is 19.99 written long: keep the amount, drop the zeros
-    return value.copy_abs() if value.is_zero() else value  # no "-0.0" in reports
-
-
-def _parse_currency(raw: object) -> str:
-    code = raw.strip().upper() if isinstance(raw, str) else ""
-    if code in NOT_MONEY:
-        raise InvalidConversion("bad_currency", f"currency: {code} is an ISO 4217 code but not a currency a "
-                                                f"payment is made in (no currency, testing, metal or unit of "
-                                                f"account); use the order's real currency, like USD or EUR")
-    if code not in PAYMENT_CURRENCIES:
-        raise InvalidConversion("bad_currency", "currency: expected an ISO 4217 code like USD or EUR")
-    return code
-
-
 def _parse_amount(type_: str, raw_value: object, raw_currency: object) -> tuple[Decimal, str]:
     """Value and currency together, because whether the currency is required depends on the value."""
     if _absent(raw_value):
@@ -354,12 +302,19 @@ def _parse_amount(type_: str, raw_value: object, raw_currency: object) -> tuple[
             raise InvalidConversion("missing_value", f"value: required for a {type_}")
         value = Decimal(0)
     else:
-        value = _parse_value(raw_value)
+        value = _money(parse_value, raw_value)
     if not _absent(raw_currency):
-        return value, _parse_currency(raw_currency)
+        return value, _money(parse_currency, raw_currency)
     if value > 0:
         raise InvalidConversion("missing_currency", "currency: required when value is above 0")
     return value, ""
+
+
+def _money(parse: Callable[[object], _T], raw: object) -> _T:
+    try:
+        return parse(raw)
+    except InvalidMoney as exc:
+        raise InvalidConversion(exc.reason, str(exc)) from None
 
 
 def _parse_subscription_id(type_: str, raw: object) -> str:
@@ -486,4 +441,4 @@ def conversion_identity(conversion: Conversion) -> str:
 def conversion_fingerprint(conversion: Conversion) -> str:
     """What a repeat of the same conversion must match to be a duplicate rather than a conflict: value and
     currency, written the same way however they were sent ("19.9" and "19.90" are one amount)."""
-    return f"{conversion.value.quantize(_PLACES):f} {conversion.currency}"
+    return f"{conversion.value.quantize(CENTS_AND_BELOW):f} {conversion.currency}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from shortlinks.utm import InvalidUtm, normalise_utm_value
-from tracker.conversion import NOT_MONEY, PAYMENT_CURRENCIES
+from tracker.money import NOT_MONEY, PAYMENT_CURRENCIES
 from tracker.reports.attribution import MODELS
 from tracker.settings import parse_view_window, parse_window
 
