@@ -118,6 +118,23 @@ def test_signed_with_another_token_or_for_another_host_is_401(edge: httpx.Client
     assert events(sync_redis) == []
 
 
+def test_a_callback_on_a_branded_short_domain_is_verified_over_that_domains_public_url(redis_url, sync_redis) -> None:
+    settings = make_settings(redis_url, TRACKER_TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+                             TRACKER_SHORT_DOMAINS="go.brand.example")
+    brand = "https://go.brand.example/hooks/twilio"
+    with serve_in_thread(Edge(settings)) as base, httpx.Client(base_url=base) as edge:
+        def post(signed_url: str, host: str, sid: str) -> int:
+            body, headers = twilio_request(signed_url, twilio_params(sid, "delivered", PHONE))
+            return edge.post("/hooks/twilio", content=body, headers={**headers, "Host": host}).status_code
+
+        on_brand = post(brand, "go.brand.example", SID + "1")
+        on_brand_with_port = post(brand.replace(".example/", ".example:443/"), "GO.BRAND.EXAMPLE:443", SID + "2")
+        short_base_on_brand = post(PUBLIC, "go.brand.example", SID + "3")  # TRACKER_SHORT_BASE's URL always counts
+        brand_url_on_the_default_host = post(brand, "go.shop.example", SID + "4")
+    assert (on_brand, on_brand_with_port, short_base_on_brand, brand_url_on_the_default_host) == (200, 200, 200, 401)
+    assert sorted(event["message_id"] for event in events(sync_redis)) == [SID + "1", SID + "2", SID + "3"]
+
+
 def test_a_status_that_says_nothing_of_delivery_is_acknowledged_not_recorded(edge, sync_redis) -> None:
     reply = post_twilio(edge, twilio_params(SID, "queued", PHONE))
     assert reply.status_code == 200 and reply.json() == {"accepted": 0, "duplicates": 0, "ignored": 1}

@@ -14,7 +14,7 @@ A hook whose secret is unset answers the edge's plain 404, as if the path did no
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import orjson
 from redis.exceptions import RedisError
@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from shortlinks.recipient import RecipientKeyer
 from tracker.edge import twilio
+from tracker.edge.host_domain import HostDomains
 from tracker.edge.telnyx import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureRefused, TelnyxVerifier, parse_public_key
 from tracker.events.recorder import MessageRecorder
 from tracker.message import InvalidMessage, Message
@@ -60,7 +61,8 @@ def receipt_routes(settings: Settings, recorder: MessageRecorder) -> list[Route]
     keyer = RecipientKeyer(settings.secret)
     twilio_hook = not_configured
     if settings.twilio_auth_token:
-        twilio_hook = TwilioReceipts(settings.twilio_auth_token, settings.short_base, keyer, recorder).serve
+        bases = {domain: settings.short_base_for(domain) for domain in settings.domains}
+        twilio_hook = TwilioReceipts(settings.twilio_auth_token, bases, keyer, recorder).serve
     telnyx_hook = not_configured
     if settings.telnyx_public_key:
         verifier = TelnyxVerifier(parse_public_key(settings.telnyx_public_key))
@@ -105,11 +107,25 @@ async def record(provider: str, recorder: MessageRecorder, messages: Sequence[Me
 class TwilioReceipts:
     """Twilio Messaging status callbacks, signed with the account's auth token over the public URL."""
 
-    def __init__(self, auth_token: str, short_base: str, keyer: RecipientKeyer, recorder: MessageRecorder) -> None:
+    def __init__(self, auth_token: str, short_bases: Mapping[str, str], keyer: RecipientKeyer,
+                 recorder: MessageRecorder) -> None:
+        """`short_bases`: the public base of each short domain, the default domain's (TRACKER_SHORT_BASE) first."""
         self._token = auth_token
-        self._url = short_base.rstrip("/") + TWILIO_PATH
+        self._domains = HostDomains(list(short_bases))
+        self._urls = {domain: base.rstrip("/") + TWILIO_PATH for domain, base in short_bases.items()}
         self._keyer = keyer
         self._recorder = recorder
+
+    def public_urls(self, request: Request) -> list[str]:
+        """The URLs Twilio may have signed: TRACKER_SHORT_BASE + path + query, and, for a request on another of
+        our short domains, the same URL on that domain (a status callback configured on a branded host). The
+        request's own scheme and host are never used as such: behind a proxy they are not what Twilio called."""
+        domain = self._domains.of(request.scope)
+        urls = [self._urls[self._domains.default]]
+        if domain != self._domains.default:
+            urls.append(self._urls[domain])
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        return [f"{url}?{query}" for url in urls] if query else urls
 
     async def serve(self, request: Request) -> Response:
         try:
@@ -126,9 +142,10 @@ class TwilioReceipts:
             params = twilio.parse_form(body)
         except twilio.MalformedForm:
             return refused("twilio", 400, "not_a_form")
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        url = f"{self._url}?{query}" if query else self._url
-        if not twilio.is_valid(self._token, url, params, header):
+        valid = False
+        for url in self.public_urls(request):  # no early exit: each candidate costs the same, whichever matches
+            valid |= twilio.is_valid(self._token, url, params, header)
+        if not valid:
             return refused("twilio", 401, "bad_signature")
         names = [name for name, _ in params]
         if any(names.count(name) > 1 for name in _TWILIO_READ):
