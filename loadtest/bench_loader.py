@@ -1,6 +1,6 @@
 """The loader's throughput: events per second from the Redis stream into chDB, parsed and enriched.
 
-    .venv/bin/python loadtest/bench_loader.py [--events 200000] [--agents 200] [--batch 10000]
+    .venv/bin/python loadtest/bench_loader.py [--events 200000] [--agents 200] [--batch 20000]
 
 Fills a fresh embedded redis-server's stream with click events (and 5% conversions) the way the
 edge writes them, with `--agents` distinct user agents (the loader caches user-agent parsing, so
@@ -28,7 +28,7 @@ from tracker.clickhouse.connect import connect
 from tracker.clickhouse.migrate import migrate
 from tracker.dev.embedded_redis import EmbeddedRedis
 from tracker.events.streams import stream_names
-from tracker.loader.stream_loader import Loader, clickhouse_inserter
+from tracker.loader.stream_loader import BATCH_SIZE, Loader, clickhouse_inserter
 
 PHONES = ("iPhone; CPU iPhone OS 17_{v} like Mac OS X", "Linux; Android 14; SM-S91{v}B", "Linux; Android 13; Pixel {v}")
 
@@ -78,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--agents", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=BATCH_SIZE)
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="tracker-loader-bench-"))

@@ -1,6 +1,6 @@
 """The garbage collector held off while the loader reads and parses a batch.
 
-Reading 10,000 stream entries allocates a few hundred thousand container objects (hiredis's reply lists,
+Reading a batch of 20,000 stream entries allocates a few hundred thousand container objects (hiredis's reply lists,
 redis-py's field dicts, the parsed events) that stay alive until the batch is built. The collector runs
 every 700 allocations and rescans the young survivors, and every tenth time the older ones: measured with
 py-spy, a third of the loader's CPU went to rescanning objects none of which is in a cycle. Everything a
