@@ -24,7 +24,7 @@ from tracker.admin.app import Admin
 from tracker.dev.embedded_redis import free_port
 from tracker.edge.app import Edge
 from tracker.events.streams import GROUP, ensure_groups, stream_names
-from tracker.loader.stream_loader import Loader, clickhouse_inserter
+from tracker.loader.stream_loader import InsertFn, Loader, clickhouse_inserter
 
 STREAM = stream_names(1)[0]
 AGENTS = [
@@ -268,20 +268,26 @@ class Crash(BaseException):
     """Stands for the process dying: nothing in the loader catches it."""
 
 
-def test_a_crash_while_the_next_batch_is_read_ahead_loads_both_exactly_once(redis_url, sync_redis, clickhouse):
-    """A batch is inserted while the next one is read: a crash then leaves two batches pending, one inserted."""
-    insert = clickhouse_inserter(clickhouse)
-    fill_stream(sync_redis, 5000)
+def crash_once_the_next_batch_is_read(insert: InsertFn, sync_redis: Any) -> InsertFn:
+    """Inserts a batch of 1000, waits until the loader has read the next one ahead, then dies."""
 
-    def insert_then_crash_once_the_next_batch_is_read(table: str, rows: list[list[Any]],
-                                                      columns: Sequence[tuple[str, str]], token: str) -> None:
+    def insert_then_crash(table: str, rows: Sequence[Sequence[Any]], columns: Sequence[tuple[str, str]],
+                          token: str) -> None:
         insert(table, rows, columns, token)
         wait_until(lambda: sync_redis.xpending(STREAM, GROUP)["pending"] >= 2000, timeout=30,
                    message="the next batch read while this one is in flight")
         raise Crash
 
+    return insert_then_crash
+
+
+def test_a_crash_while_the_next_batch_is_read_ahead_loads_both_exactly_once(redis_url, sync_redis, clickhouse):
+    """A batch is inserted while the next one is read: a crash then leaves two batches pending, one inserted."""
+    insert = clickhouse_inserter(clickhouse)
+    fill_stream(sync_redis, 5000)
+
     with pytest.raises(Crash):
-        run_loader(redis_url, insert_then_crash_once_the_next_batch_is_read, consumer="same", batch_size=1000)
+        run_loader(redis_url, crash_once_the_next_batch_is_read(insert, sync_redis), consumer="same", batch_size=1000)
     assert sync_redis.xpending(STREAM, GROUP)["pending"] == 2000
     assert counts(clickhouse) == (1000, 1000)
     run_loader(redis_url, insert, consumer="same", batch_size=700)  # another batch size: the mark decides
@@ -311,15 +317,9 @@ def test_a_dead_consumers_inserted_batch_and_its_read_ahead_are_claimed_and_load
     insert = clickhouse_inserter(clickhouse)
     fill_stream(sync_redis, 4000)
 
-    def insert_then_die_once_the_next_batch_is_read(table: str, rows: list[list[Any]],
-                                                    columns: Sequence[tuple[str, str]], token: str) -> None:
-        insert(table, rows, columns, token)
-        wait_until(lambda: sync_redis.xpending(STREAM, GROUP)["pending"] >= 2000, timeout=30,
-                   message="the next batch read while this one is in flight")
-        raise Crash
-
     with pytest.raises(Crash):
-        run_loader(redis_url, insert_then_die_once_the_next_batch_is_read, consumer="dead-loader", batch_size=1000)
+        run_loader(redis_url, crash_once_the_next_batch_is_read(insert, sync_redis), consumer="dead-loader",
+                   batch_size=1000)
 
     async def claim() -> Loader:
         client = Redis.from_url(redis_url)
