@@ -151,7 +151,7 @@ def summary_table(figures: LoadFigures, checks: list[Check], losses: list[LossRe
         rows.append((check.name.removesuffix(" %").removesuffix(" ms"), f"{value}{unit}",
                      f"{comparator} {check.limit:g}{unit}", "ok" if check.ok else "FAIL"))
     for loss in losses:
-        label = "302s" if loss.kind == "clicks" else "accepted orders"
+        label = {"clicks": "302s", "conversions": "accepted orders"}.get(loss.kind, "accepted events")
         rows.append((f"{loss.kind}: {label} / with a row", f"{fmt(loss.received)} / {fmt(loss.found)}", "", ""))
         extra = f", {fmt(loss.unexpected)} unmatched rows" if loss.unexpected else ""
         rows.append((f"{loss.kind}: lost / doubled", f"{loss.lost} / {loss.doubled}{extra}", "0 / 0",
