@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import orjson
@@ -201,3 +202,19 @@ def test_any_api_item_is_accepted_or_refused_with_a_reason_never_a_crash(body: d
         assert exc.reason
     else:
         assert Message.from_event(orjson.loads(orjson.dumps(message.to_event()))) == message
+
+
+def test_a_message_on_a_link_carries_the_links_short_domain_and_one_without_a_link_none() -> None:
+    branded = replace(LINK, code="vip42", domain="go.brand.example")
+    on_link = Message.from_api({"message_id": "SM9", "status": "sent", "code": "vip42"}, KEYER, NOW_MS,
+                               {"vip42": branded})
+    assert on_link.domain == "go.brand.example"
+    assert Message.from_event(orjson.loads(orjson.dumps(on_link.to_event()))).domain == "go.brand.example"
+    assert Message.from_api({"message_id": "SM10", "status": "sent"}, KEYER, NOW_MS).domain == ""
+
+
+def test_a_message_event_an_older_writer_left_without_a_domain_still_loads() -> None:
+    event = Message.from_api({"message_id": "SM11", "status": "sent", "code": "bf7Xk2"}, KEYER, NOW_MS,
+                             LINKS).to_event()
+    del event["domain"]
+    assert Message.from_event(event).domain == ""

@@ -95,6 +95,7 @@ class Message:
     provider: str  # 'twilio', 'telnyx' or what the API caller names ('' when not said)
     error_code: str  # the provider's error code of a failure, '' when none
     source: str  # one of SOURCES: which door the row came through
+    domain: str = ""  # the short domain of the link `code` names, '' without a link
 
     @property
     def identity(self) -> str:
@@ -145,6 +146,7 @@ class Message:
             provider=_parse_provider(obj.get("provider")),
             error_code=_parse_error_code(obj.get("error_code"), strict=True),
             source="api",
+            domain=link.domain if link else "",
         )
 
     @classmethod
@@ -239,6 +241,7 @@ class Message:
             "error_code": self.error_code,
             **{f"utm_{key}": self.utm.get(key, "") for key in UTM_KEYS},
             "source": self.source,
+            "domain": self.domain,
         }
 
     @classmethod
@@ -246,11 +249,14 @@ class Message:
         """Inverse of `to_event`, for the loader; keys it does not know are ignored (newer writers)."""
         if not isinstance(d, Mapping):
             raise InvalidMessage("bad_event", "a message event must be an object")
-        missing = [name for name in event.FIELDS if name not in d]
+        missing = [name for name in event.FIELDS if name not in d and name not in event.LATER_FIELDS]
         if missing:
             raise InvalidMessage("bad_event", f"{missing[0]}: missing from the event")
         if d["kind"] != event.KIND:
             raise InvalidMessage("bad_event", "kind: expected 'message'")
+        domain = d.get("domain", "")
+        if not isinstance(domain, str) or len(domain) > MAX_FIELD_LENGTH:
+            raise InvalidMessage("bad_event", f"domain: expected a string of at most {MAX_FIELD_LENGTH}")
         ts = d["ts"]
         if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
             raise InvalidMessage("bad_event", "ts: expected epoch milliseconds (an integer)")
@@ -284,6 +290,7 @@ class Message:
             provider=strings["provider"],
             error_code=strings["error_code"],
             source=str(d["source"]),
+            domain=domain,
         )
 
 

@@ -43,7 +43,7 @@ SPEC_COLUMNS = {
 EXTRA_COLUMNS = {
     "clicks": [], "conversions": ["refund_id"], "dead_letters": [],
     # the link's UTM values, and the door a row came through (docs/attribution.md, view-through)
-    "messages": ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "source"],
+    "messages": ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "source", "domain"],
 }
 EVENT_TABLES = tuple(SPEC_COLUMNS)
 

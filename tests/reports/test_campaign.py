@@ -605,12 +605,15 @@ def gather_messages(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]
     gathered = {}
     for message_id, own in by_id.items():
         statuses = {row["status"] for row in own}
-        labelled = min(own, key=lambda r: (r["source"] != "api", r["ts"]))
+        # The earliest row that has labels (an API row first): a receipt or a bare status has none.
+        labelled = min(own, key=lambda r: (not (r["code"] or r["channel"] or r["campaign"]), r["source"] != "api",
+                                           r["ts"]))
         known = [r for r in own if r["recipient_ref"]]
         delivered = [r["ts"] for r in own if r["status"] in ("delivered", "read")]
         gathered[message_id] = {
             **{name: labelled[name] for name in ("code", "channel", "campaign", "message", "tags", "utm_source",
                                                  "utm_medium", "utm_campaign", "utm_content", "utm_term")},
+            "domain": labelled.get("domain", ""),
             "message_id": message_id,
             "recipient_ref": min(known, key=lambda r: (r["source"] != "api", r["ts"]))["recipient_ref"]
             if known else "",
@@ -678,7 +681,7 @@ def expected_report(
         names = {"channel": "channel", "source": "utm_source", "medium": "utm_medium", "campaign": "campaign",
                  "message": "message", "content": "utm_content", "term": "utm_term", "code": "code",
                  "domain": "domain", "device_type": "device_type", "os": "os", "browser": "browser"}
-        # A text has no domain, device, OS or browser: it counts under ''.
+        # A text has no device, OS or browser (it counts under ''); its domain is its link's, '' without one.
         return tuple(day.isoformat() if k == "day" else str(c.get(names[k], "")) for k in query.group_by)
 
     def window(c: dict[str, Any]) -> timedelta:

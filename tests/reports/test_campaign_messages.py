@@ -191,3 +191,13 @@ def test_a_registration_without_labels_does_not_hide_the_one_that_has_them(click
     ], conversions=[purchase("o1", T, "20.00", recipient_ref="r1")])
     assert figures(run(clickhouse), "sent", "delivered", "view_orders", "view_revenue") == {
         "autumn": (1, 1, Decimal("1.0000"), Decimal("20.00"))}
+
+
+def test_grouped_by_domain_a_text_counts_under_its_links_domain_beside_its_clicks(clickhouse: Client) -> None:
+    insert_rows(clickhouse, clicks=[click("c1", T - HOUR, code="vip", domain="go.brand.example")], messages=[
+        msg("mb", "sent", T - 2 * HOUR, code="vip", domain="go.brand.example"),
+        receipt("mb", "delivered", T - HOUR - HOUR / 2),
+        msg("mn", "sent", T - 2 * HOUR, code="", campaign="spring"),  # registered without a link: no domain
+    ])
+    assert figures(run(clickhouse, group_by="domain"), "clicks", "sent", "delivered", "click_rate") == {
+        "go.brand.example": (1, 1, 1, Decimal("1.000000")), "": (0, 1, 0, None)}

@@ -71,7 +71,8 @@ CAMPAIGNS = {
     "whatsapp_drop": ("whatsapp", ("wa_1",), []),
     "qa_check": ("sms", ("qa_1",), ["test"]),
 }
-PUBLIC_TWILIO = "https://go.shop.example/hooks/twilio"
+DOMAIN = "go.shop.example"  # the host of TRACKER_SHORT_BASE (tests/support/settings.py): every link's domain
+PUBLIC_TWILIO = f"https://{DOMAIN}/hooks/twilio"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 MS = timedelta(milliseconds=1)
 
@@ -149,7 +150,7 @@ def generate(now: datetime, links: dict[tuple[str, str], Links], phones: list[st
             if rng.random() < 0.8:  # registered by code: labels and recipient come from the link
                 body: dict[str, Any] = {"message_id": message_id, "status": "sent", "code": code,
                                         "provider": provider, "occurred_at": iso(sent_at)}
-                labels = {**link_labels, "code": code}
+                labels = {**link_labels, "code": code, "domain": DOMAIN}
             else:  # registered with its labels spelt out, no code (so no UTM values)
                 body = {"message_id": message_id, "status": "sent", "recipient": phone, "channel": channel,
                         "campaign": campaign, "message": message, "tags": link_labels["tags"], "provider": provider,
@@ -247,7 +248,7 @@ def click_row(rng: random.Random, code: str, labels: dict[str, Any], ref: str, a
     """A click on the link as the edge and the loader would store it."""
     return {
         "click_id": f"k{rng.getrandbits(96):024x}", "ts": at_ms(at), "code": code, **labels,
-        "recipient_ref": ref, "destination_host": "shop.example", "domain": "go.shop.example", "method": "GET",
+        "recipient_ref": ref, "destination_host": "shop.example", "domain": DOMAIN, "method": "GET",
         "is_bot": bot,
         "bot_reason": "preview" if bot else "", "device_type": "mobile", "os": "iOS", "browser": "Safari",
         "referer": "", "ip_ref": f"ip{rng.randrange(900)}",

@@ -67,6 +67,7 @@ def insert_rows(
     block would be deduplicated)."""
     # A conversion row without the fields added later reads as one written before they existed.
     conversions = [{**dict.fromkeys(conversion.LATER_FIELDS, ""), **row} for row in conversions]
+    messages = [{**dict.fromkeys(message.LATER_FIELDS, ""), **row} for row in messages]
     for schema, rows in ((click, clicks), (conversion, conversions), (message, messages)):
         table, columns = schema.TABLE, schema.COLUMNS
         if rows:

@@ -10,12 +10,15 @@ from __future__ import annotations
 KIND = "message"
 TABLE = "messages"
 
-# Every field of the event in the stream, all required; `ts` travels as epoch milliseconds. The columns are
-# these fields less `kind`, in the same order.
+# Every field of the event in the stream, all required but those of LATER_FIELDS (added after the first
+# release: an event an older writer left in the stream reads '' for them); `ts` travels as epoch
+# milliseconds. The columns are these fields less `kind`, in the same order.
 FIELDS: tuple[str, ...] = (
     "kind", "message_id", "status", "ts", "recipient_ref", "code", "channel", "campaign", "message", "tags",
     "provider", "error_code", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "source",
+    "domain",
 )
+LATER_FIELDS: tuple[str, ...] = ("domain",)
 
 # The `messages` table, in insert order: column name and ClickHouse type.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -36,4 +39,5 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("utm_content", "LowCardinality(String)"),
     ("utm_term", "LowCardinality(String)"),
     ("source", "LowCardinality(String)"),
+    ("domain", "LowCardinality(String)"),
 )

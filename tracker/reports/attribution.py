@@ -89,6 +89,7 @@ MESSAGES_SQL = """
     SELECT message_id, first_ts, was_sent, was_delivered, was_failed, delivered_ts, labels.1 AS code,
            labels.2 AS channel, labels.3 AS campaign, labels.4 AS message, labels.5 AS tags, labels.6 AS utm_source,
            labels.7 AS utm_medium, labels.8 AS utm_campaign, labels.9 AS utm_content, labels.10 AS utm_term,
+           labels.11 AS domain,
            recipient AS recipient_ref
     FROM (
         SELECT message_id, min(ts) AS first_ts,
@@ -97,7 +98,8 @@ MESSAGES_SQL = """
                countIf(status IN ('failed', 'undelivered')) > 0 AND NOT was_delivered AS was_failed,
                minIf(ts, status IN ('delivered', 'read')) AS delivered_ts,
                argMin((code, channel, campaign, message, tags, utm_source, utm_medium, utm_campaign, utm_content,
-                       utm_term), (code = '' AND channel = '' AND campaign = '', source != 'api', ts)) AS labels,
+                       utm_term, domain),
+                      (code = '' AND channel = '' AND campaign = '', source != 'api', ts)) AS labels,
                argMin(recipient_ref, (recipient_ref = '', source != 'api', ts)) AS recipient
         FROM messages
         WHERE message_id IN (SELECT message_id FROM messages WHERE <rows>)

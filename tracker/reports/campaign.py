@@ -59,7 +59,7 @@ GROUP_COLUMNS: dict[str, str] = {
 MESSAGE_COLUMNS: dict[str, str | None] = {
     "channel": "channel", "source": "utm_source", "medium": "utm_medium", "campaign": "campaign",
     "message": "message", "content": "utm_content", "term": "utm_term",
-    "code": "code", "domain": None, "device_type": None, "os": None, "browser": None,
+    "code": "code", "domain": "domain", "device_type": None, "os": None, "browser": None,
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
