@@ -294,7 +294,7 @@ class Bench:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
         env.update(PYTHONPATH=str(REPO), TRACKER_REDIS_URL=self.redis.url, TRACKER_SECRET=SECRET,
-                   TRACKER_SHORT_BASE=SHORT_BASE)
+                   TRACKER_SHORT_BASE=SHORT_BASE, TRACKER_SPILL_DIR=str(self.work / "spill"))  # never ./data
         cpus = cpu_plan(workers)[0]
         if case in "abc":
             app = {"a": "bare", "b": "starlette", "c": "naive"}[case]
