@@ -28,7 +28,7 @@ import orjson
 
 from shortlinks.recipient import InvalidRecipient, RecipientKeyer
 from tracker.events import conversion as event
-from tracker.money import CENTS_AND_BELOW, InvalidMoney, parse_currency, parse_value
+from tracker.money import CENTS_AND_BELOW, parse_currency, parse_value
 from tracker.stores.payload import StoreConversion
 
 _T = TypeVar("_T")
@@ -302,19 +302,19 @@ def _parse_amount(type_: str, raw_value: object, raw_currency: object) -> tuple[
             raise InvalidConversion("missing_value", f"value: required for a {type_}")
         value = Decimal(0)
     else:
-        value = _money(parse_value, raw_value)
+        value = _money(parse_value, raw_value, "bad_value")
     if not _absent(raw_currency):
-        return value, _money(parse_currency, raw_currency)
+        return value, _money(parse_currency, raw_currency, "bad_currency")
     if value > 0:
         raise InvalidConversion("missing_currency", "currency: required when value is above 0")
     return value, ""
 
 
-def _money(parse: Callable[[object], _T], raw: object) -> _T:
+def _money(parse: Callable[[object], _T], raw: object, reason: str) -> _T:
     try:
         return parse(raw)
-    except InvalidMoney as exc:
-        raise InvalidConversion(exc.reason, str(exc)) from None
+    except ValueError as exc:
+        raise InvalidConversion(reason, str(exc)) from None
 
 
 def _parse_subscription_id(type_: str, raw: object) -> str:

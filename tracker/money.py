@@ -2,7 +2,8 @@
 binary floating point), in a real ISO 4217 currency a payment is made in.
 
 One place for both rules: conversions refuse what is not money at the door (`tracker.conversion`), and
-reports refuse to be asked for a currency no conversion can be in (`tracker.reports.query`).
+reports refuse to be asked for a currency no conversion can be in (`tracker.reports.query`). A refusal is a
+ValueError whose message names the field; the caller gives it its own kind and reason.
 """
 
 from __future__ import annotations
@@ -29,38 +30,31 @@ NOT_MONEY = frozenset({"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XBA", "XBB", "
 PAYMENT_CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies) - NOT_MONEY
 
 
-class InvalidMoney(ValueError):
-    """An amount or a currency we refuse; `reason` is `bad_value` or `bad_currency`, the message names the field."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
 
 def parse_value(raw: object) -> Decimal:
     """A money amount, exactly: a decimal string or a JSON number, never through binary floating point."""
     if isinstance(raw, bool):
-        raise InvalidMoney("bad_value", "value: expected a number or a decimal string, not true/false")
+        raise ValueError("value: expected a number or a decimal string, not true/false")
     if isinstance(raw, int):
         # Clamped before str(), which refuses integers of more than 4300 digits; the checks below still refuse it.
         text = str(max(-1, min(raw, int(MAX_VALUE) + 1)))
     elif isinstance(raw, float):
         if not math.isfinite(raw):
-            raise InvalidMoney("bad_value", "value: must be a finite number")
+            raise ValueError("value: must be a finite number")
         text = repr(raw)  # shortest round-trip form: 19.99 stays 19.99
     elif isinstance(raw, str):
         text = raw.strip()
         if not _DECIMAL.fullmatch(text):
-            raise InvalidMoney("bad_value", "value: expected a plain decimal number like 19.99")
+            raise ValueError("value: expected a plain decimal number like 19.99")
     else:
-        raise InvalidMoney("bad_value", "value: expected a number or a decimal string")
+        raise ValueError("value: expected a number or a decimal string")
     value = Decimal(text)
     if value < 0:
-        raise InvalidMoney("bad_value", "value: must not be negative (a refund's value is the amount refunded)")
+        raise ValueError("value: must not be negative (a refund's value is the amount refunded)")
     if value > MAX_VALUE:
-        raise InvalidMoney("bad_value", f"value: at most {MAX_VALUE:f}")
+        raise ValueError(f"value: at most {MAX_VALUE:f}")
     if value != value.quantize(CENTS_AND_BELOW):
-        raise InvalidMoney("bad_value", f"value: at most {VALUE_PLACES} decimal places")
+        raise ValueError(f"value: at most {VALUE_PLACES} decimal places")
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -VALUE_PLACES:
         value = value.quantize(CENTS_AND_BELOW)  # "19.990000" is 19.99 written long: keep the amount, drop the zeros
@@ -70,9 +64,9 @@ def parse_value(raw: object) -> Decimal:
 def parse_currency(raw: object) -> str:
     code = raw.strip().upper() if isinstance(raw, str) else ""
     if code in NOT_MONEY:
-        raise InvalidMoney("bad_currency", f"currency: {code} is an ISO 4217 code but not a currency a "
+        raise ValueError(f"currency: {code} is an ISO 4217 code but not a currency a "
                                                 f"payment is made in (no currency, testing, metal or unit of "
                                                 f"account); use the order's real currency, like USD or EUR")
     if code not in PAYMENT_CURRENCIES:
-        raise InvalidMoney("bad_currency", "currency: expected an ISO 4217 code like USD or EUR")
+        raise ValueError("currency: expected an ISO 4217 code like USD or EUR")
     return code
