@@ -271,18 +271,23 @@ def _check_length(name: object, raw: object) -> None:
 def _parse_order_id(raw: object) -> str:
     if _absent(raw):
         raise InvalidConversion("missing_order_id", "order_id: required")
+    return _parse_identifier(raw, "order_id")
+
+
+def _parse_identifier(raw: object, name: str) -> str:
+    """An order's or a subscription's id as shops write them: a string or an integer, trimmed."""
     # Integers are accepted because many shops number their orders; floats are not (1001.0 or 1001?).
     if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) < 10**MAX_ORDER_ID_LENGTH:
         raw = str(raw)
     if not isinstance(raw, str):
-        raise InvalidConversion("bad_order_id", "order_id: expected a string or an integer")
+        raise InvalidConversion(f"bad_{name}", f"{name}: expected a string or an integer")
     # Trimmed so that the API and the pixel dedupe " 1001" and "1001" as the same order.
     text = raw.strip()
     if len(text) > MAX_ORDER_ID_LENGTH:
-        raise InvalidConversion("field_too_long", f"order_id: longer than {MAX_ORDER_ID_LENGTH} characters")
+        raise InvalidConversion("field_too_long", f"{name}: longer than {MAX_ORDER_ID_LENGTH} characters")
     # U+FFFD is what undecodable bytes (a pixel's %ff) become: two different orders must not collapse into one.
     if not text.isprintable() or "\ufffd" in text:
-        raise InvalidConversion("bad_order_id", "order_id: must not contain control or invisible characters")
+        raise InvalidConversion(f"bad_{name}", f"{name}: must not contain control or invisible characters")
     return text
 
 
@@ -322,16 +327,7 @@ def _parse_subscription_id(type_: str, raw: object) -> str:
         if type_ in _SUBSCRIPTION_REQUIRED:
             raise InvalidConversion("missing_subscription_id", f"subscription_id: required for a {type_}")
         return ""
-    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) < 10**MAX_ORDER_ID_LENGTH:
-        raw = str(raw)
-    if not isinstance(raw, str):
-        raise InvalidConversion("bad_subscription_id", "subscription_id: expected a string or an integer")
-    text = raw.strip()
-    if len(text) > MAX_ORDER_ID_LENGTH:
-        raise InvalidConversion("field_too_long", f"subscription_id: longer than {MAX_ORDER_ID_LENGTH} characters")
-    if not text.isprintable() or "\ufffd" in text:
-        raise InvalidConversion("bad_subscription_id", "subscription_id: must not contain control characters")
-    return text
+    return _parse_identifier(raw, "subscription_id")
 
 
 def _parse_refund_id(raw: object) -> str:
