@@ -184,9 +184,7 @@ class StreamLoader:
                 await self._landed()
                 if batch.ids:
                     self._in_flight = asyncio.create_task(self._flush(batch))
-                if self._maintenance_due():
-                    await self._landed()
-                    await self._maintain()
+                await self._maintain()
             except (RedisError, OSError) as exc:
                 self.stats.redis_errors += 1
                 recover = True
@@ -312,16 +310,17 @@ class StreamLoader:
             if batch.rows.get(table):
                 self._insert(table, batch.rows[table], columns, batch.token(table))
 
-    def _maintenance_due(self) -> bool:
-        now = time.monotonic()
-        return now - self._last_claim > self._claim_idle_ms / 2000 or now - self._last_trim > 5.0
-
     async def _maintain(self) -> None:
+        """Claiming and trimming, when due, with no batch of ours in flight (both read the pending entries)."""
         now = time.monotonic()
-        if now - self._last_claim > self._claim_idle_ms / 2000:
+        claim = now - self._last_claim > self._claim_idle_ms / 2000
+        trim = now - self._last_trim > 5.0
+        if claim or trim:
+            await self._landed()
+        if claim:
             self._last_claim = now
             await self._claim_from_dead_consumers()
-        if now - self._last_trim > 5.0:
+        if trim:
             self._last_trim = now
             await self._trim()
 
