@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracker.events import click
 from tracker.loader import enrichment
 from tracker.loader.enrichment import Enrichment, classify
 
@@ -437,5 +437,11 @@ def test_repeated_calls_hit_the_cache_whatever_the_method_and_purpose() -> None:
 
 def test_enrichment_is_immutable() -> None:
     result = classify(IPHONE_SAFARI)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):  # a NamedTuple's fields cannot be set
         result.is_bot = True  # type: ignore[misc]
+
+
+def test_an_enrichment_is_a_tuple_in_the_order_of_the_clicks_columns_it_fills() -> None:
+    # The loader's row takes an Enrichment as it is (tracker/loader/rows.py).
+    assert Enrichment._fields == click.ENRICHED
+    assert tuple(classify(IPHONE_SAFARI)) == tuple(getattr(classify(IPHONE_SAFARI), name) for name in click.ENRICHED)

@@ -32,7 +32,7 @@ class BadEvent(ValueError):
 
 
 # The click's string fields, read in one C call; a row is then picked in one more out of those strings followed
-# by the values the loader works out (`_DERIVED`), so no per-event dict is built.
+# by the values the loader works out (`_DERIVED`, the Enrichment tuple last), so no per-event dict is built.
 _CLICK_STRINGS = tuple(name for name, kind in click.FIELDS.items() if kind is str)
 _click_strings = itemgetter(*_CLICK_STRINGS)
 _DERIVED = ("ts", "tags", "method", "referer", *click.ENRICHED)
@@ -43,8 +43,6 @@ _click_columns = itemgetter(*(
 _USER_AGENT, _METHOD, _PURPOSE, _REFERER = (
     _CLICK_STRINGS.index(name) for name in ("user_agent", "method", "purpose", "referer")
 )
-_ENRICHMENTS = 65_536  # (agent, method, purpose) triples remembered; a campaign has a few thousand at most
-_enrichments: dict[tuple[str, str, str], tuple[Any, ...]] = {}
 
 
 def click_row(event: dict[str, Any]) -> tuple[Any, ...]:
@@ -72,14 +70,8 @@ def click_row(event: dict[str, Any]) -> tuple[Any, ...]:
     referer = strings[_REFERER]
     if referer:  # the edge already cut it; an event from an older edge (or written by hand) is cut here as well
         referer = click.referer_origin(referer)
-    seen = (strings[_USER_AGENT], method, strings[_PURPOSE])
-    enriched = _enrichments.get(seen)
-    if enriched is None:
-        e = classify(*seen)
-        if len(_enrichments) >= _ENRICHMENTS:
-            _enrichments.clear()
-        enriched = _enrichments[seen] = tuple(getattr(e, name) for name in click.ENRICHED)
-    return _click_columns((*strings, ts, tags, method, referer, *enriched))
+    enrichment = classify(strings[_USER_AGENT], method, strings[_PURPOSE])  # cached per agent
+    return _click_columns((*strings, ts, tags, method, referer, *enrichment))
 
 
 def _all_strings(values: Sequence[Any]) -> bool:
